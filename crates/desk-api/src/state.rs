@@ -1,0 +1,22 @@
+//! The shared application state, built once before the HTTP server starts (the
+//! `HttpServer::new` closure runs once per worker thread).
+
+use std::sync::Arc;
+
+use desk_store::{Clock, Store};
+
+use crate::config::Settings;
+use crate::metrics::Metrics;
+
+/// Everything handlers need, behind one `web::Data`.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// Where "now" comes from.
+    pub clock: Arc<dyn Clock>,
+    /// Loaded settings.
+    pub settings: Arc<Settings>,
+    /// Prometheus registry and instruments.
+    pub metrics: Metrics,
+}

@@ -1,0 +1,22 @@
+#![doc = include_str!("../README.md")]
+
+mod auth;
+mod error;
+mod ids;
+mod org;
+mod person;
+mod ticket;
+mod timeline;
+mod validation;
+
+pub use auth::{Action, Role};
+pub use error::DomainError;
+pub use ids::{CommentId, OrgId, PersonId, TicketId, TimelineEntryId, TokenId};
+pub use org::{NewOrg, Org, OrgPatch, SupportPlan};
+pub use person::{NewPerson, Person, PersonInput, PersonKind, PersonPatch, PersonPatchInput};
+pub use ticket::{
+    Comment, CommentVisibility, ExternalRef, NewComment, NewTicket, NewTicketInput, Severity, Ticket, TicketPatch,
+    TicketStatus, check_transition,
+};
+pub use timeline::{Actor, ActorKind, TimelineEntry, TimelineEvent};
+pub use validation::{FieldError, Validation};

@@ -1,0 +1,132 @@
+//! The timeline: every change to a ticket, with who and when. Entries are append-only.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{CommentId, CommentVisibility, PersonId, Severity, TicketId, TicketStatus, TimelineEntryId};
+
+/// What kind of party did something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    /// A staff member (through an API token bound to them, or through Lark).
+    Staff,
+    /// A customer member (through Lark).
+    Customer,
+    /// An API token not bound to a person (automation, the bootstrap token).
+    Token,
+    /// Larkdesk itself (timers, sync).
+    System,
+}
+
+impl ActorKind {
+    /// Stable name for the API and the database.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Staff => "staff",
+            Self::Customer => "customer",
+            Self::Token => "token",
+            Self::System => "system",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Staff, Self::Customer, Self::Token, Self::System].into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// Who did something: recorded on every timeline entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// Staff, customer, token or system.
+    pub kind: ActorKind,
+    /// The person, when a person acted.
+    pub person_id: Option<PersonId>,
+    /// Display name at the time (a person's name, or `token:<name>`).
+    pub name: String,
+}
+
+/// What happened. Stored as JSON (`kind` + `data`), so new kinds need no migration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "data", rename_all = "snake_case")]
+pub enum TimelineEvent {
+    /// The ticket was opened.
+    Created {
+        /// Title at creation.
+        title: String,
+        /// Severity at creation.
+        severity: Severity,
+    },
+    /// The title changed.
+    TitleChanged {
+        /// Before.
+        from: String,
+        /// After.
+        to: String,
+    },
+    /// The description changed (the text itself is on the ticket).
+    DescriptionChanged,
+    /// The severity changed.
+    SeverityChanged {
+        /// Before.
+        from: Severity,
+        /// After.
+        to: Severity,
+    },
+    /// The assignee changed (`None` = unassigned).
+    Assigned {
+        /// Previous assignee.
+        from: Option<PersonId>,
+        /// New assignee.
+        to: Option<PersonId>,
+        /// New assignee's name, for display.
+        to_name: Option<String>,
+    },
+    /// The status moved.
+    StatusChanged {
+        /// Before.
+        from: TicketStatus,
+        /// After.
+        to: TicketStatus,
+        /// Why, if the actor said.
+        reason: Option<String>,
+    },
+    /// A comment was added.
+    Commented {
+        /// The comment.
+        comment_id: CommentId,
+        /// Public or internal.
+        visibility: CommentVisibility,
+    },
+}
+
+impl TimelineEvent {
+    /// The event's kind name, as stored in its own column for filtering.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Created { .. } => "created",
+            Self::TitleChanged { .. } => "title_changed",
+            Self::DescriptionChanged => "description_changed",
+            Self::SeverityChanged { .. } => "severity_changed",
+            Self::Assigned { .. } => "assigned",
+            Self::StatusChanged { .. } => "status_changed",
+            Self::Commented { .. } => "commented",
+        }
+    }
+}
+
+/// One stored timeline entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelineEntry {
+    /// Its id (time-ordered).
+    pub id: TimelineEntryId,
+    /// The ticket.
+    pub ticket_id: TicketId,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who.
+    pub actor: Actor,
+    /// What.
+    pub event: TimelineEvent,
+}

@@ -1,0 +1,12 @@
+//! sea-orm entities, one per table. They stop at the repository boundary: nothing
+//! outside desk-store sees a `Model`. Hand-written to match the migrations (sea-orm-cli
+//! is not part of the build); `tests/it` runs every query against both databases.
+
+pub mod api_token;
+pub mod comment;
+pub mod counter;
+pub mod external_ref;
+pub mod org;
+pub mod person;
+pub mod ticket;
+pub mod timeline_entry;

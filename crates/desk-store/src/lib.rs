@@ -1,0 +1,20 @@
+#![doc = include_str!("../README.md")]
+
+mod clock;
+mod db;
+pub mod entity;
+mod error;
+mod orgs;
+mod pagination;
+mod people;
+mod tickets;
+mod tokens;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use db::{Backend, ConnectSettings, Store};
+pub use error::StoreError;
+pub use pagination::{Cursor, CursorError, Page, PageRequest};
+pub use people::PersonFilter;
+pub use orgs::{DeskView, OrgFilter, StatusCounts};
+pub use tickets::{TicketFilter, TicketOrder};
+pub use tokens::{NewToken, TokenInfo, TokenIssued, TokenOwner};

@@ -1,0 +1,159 @@
+//! People: staff and customer members.
+
+use chrono::{DateTime, Utc};
+use desk_core::{DomainError, NewPerson, OrgId, Person, PersonId, PersonKind, PersonPatch, Role};
+use sea_orm::sea_query::{Condition, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, Order,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+use uuid::Uuid;
+
+use crate::entity::person;
+use crate::orgs::{contains_pattern, lower, require_org};
+use crate::pagination::{Cursor, Page, PageRequest};
+use crate::{Store, StoreError};
+
+/// Filters for listing people.
+#[derive(Debug, Clone, Default)]
+pub struct PersonFilter {
+    /// Members of this organisation.
+    pub org_id: Option<OrgId>,
+    /// Staff or customers.
+    pub kind: Option<PersonKind>,
+    /// Staff with this role.
+    pub role: Option<Role>,
+    /// Text in the name or e-mail (case-insensitive).
+    pub q: Option<String>,
+}
+
+pub(crate) fn to_domain(m: person::Model) -> Result<Person, StoreError> {
+    let corrupt = |e: DomainError| StoreError::corrupt("people", e);
+    Ok(Person {
+        id: PersonId::from_uuid(m.id),
+        kind: m.kind.parse().map_err(corrupt)?,
+        role: m.role.as_deref().map(str::parse).transpose().map_err(corrupt)?,
+        org_id: m.org_id.map(OrgId::from_uuid),
+        name: m.name,
+        email: m.email,
+        mobile: m.mobile,
+        lark_open_id: m.lark_open_id,
+        lark_union_id: m.lark_union_id,
+        active: m.active,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    })
+}
+
+pub(crate) async fn find<C: ConnectionTrait>(db: &C, id: PersonId) -> Result<Option<Person>, StoreError> {
+    person::Entity::find_by_id(id.as_uuid()).one(db).await?.map(to_domain).transpose()
+}
+
+fn unique_open_id(e: DbErr) -> StoreError {
+    StoreError::on_unique(e, "lark_open_id_taken", "another person is already bound to this Lark open_id")
+}
+
+impl Store {
+    /// Creates a person.
+    pub async fn create_person(&self, new: NewPerson, now: DateTime<Utc>) -> Result<Person, StoreError> {
+        let tx = self.write().await?;
+        if let Some(org) = new.org_id {
+            require_org(&*tx, org).await.map_err(|e| match e {
+                StoreError::NotFound { .. } => DomainError::invalid("org_id", format!("no organisation {org}")).into(),
+                other => other,
+            })?;
+        }
+        let model = person::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            kind: Set(new.kind.as_str().to_owned()),
+            role: Set(new.role.map(|r| r.as_str().to_owned())),
+            org_id: Set(new.org_id.map(|o| o.as_uuid())),
+            name: Set(new.name),
+            email: Set(new.email),
+            mobile: Set(new.mobile),
+            lark_open_id: Set(new.lark_open_id),
+            lark_union_id: Set(new.lark_union_id),
+            active: Set(true),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&*tx)
+        .await
+        .map_err(unique_open_id)?;
+        tx.commit().await?;
+        to_domain(model)
+    }
+
+    /// Reads one person.
+    pub async fn person(&self, id: PersonId) -> Result<Person, StoreError> {
+        find(self.conn(), id).await?.ok_or_else(|| StoreError::not_found("person", id))
+    }
+
+    /// Changes a person.
+    pub async fn update_person(&self, id: PersonId, patch: PersonPatch, now: DateTime<Utc>) -> Result<Person, StoreError> {
+        let tx = self.write().await?;
+        let current = person::Entity::find_by_id(id.as_uuid())
+            .one(&*tx)
+            .await?
+            .ok_or_else(|| StoreError::not_found("person", id))?;
+        if patch.role.is_some() && current.kind != PersonKind::Staff.as_str() {
+            return Err(DomainError::invalid("role", "only staff have a role").into());
+        }
+        let mut model = current.into_active_model();
+        if let Some(name) = patch.name {
+            model.name = Set(name);
+        }
+        if let Some(role) = patch.role {
+            model.role = Set(Some(role.as_str().to_owned()));
+        }
+        if let Some(email) = patch.email {
+            model.email = Set(email);
+        }
+        if let Some(mobile) = patch.mobile {
+            model.mobile = Set(mobile);
+        }
+        if let Some(open_id) = patch.lark_open_id {
+            model.lark_open_id = Set(open_id);
+        }
+        if let Some(union_id) = patch.lark_union_id {
+            model.lark_union_id = Set(union_id);
+        }
+        if let Some(active) = patch.active {
+            model.active = Set(active);
+        }
+        model.updated_at = Set(now);
+        let model = model.update(&*tx).await.map_err(unique_open_id)?;
+        tx.commit().await?;
+        to_domain(model)
+    }
+
+    /// Lists people in creation order.
+    pub async fn list_people(&self, filter: &PersonFilter, page: &PageRequest) -> Result<Page<Person>, StoreError> {
+        const SCOPE: &str = "people";
+        let mut query = person::Entity::find();
+        if let Some(org) = filter.org_id {
+            query = query.filter(person::Column::OrgId.eq(org.as_uuid()));
+        }
+        if let Some(kind) = filter.kind {
+            query = query.filter(person::Column::Kind.eq(kind.as_str()));
+        }
+        if let Some(role) = filter.role {
+            query = query.filter(person::Column::Role.eq(role.as_str()));
+        }
+        if let Some(q) = filter.q.as_deref() {
+            let pattern = contains_pattern(q);
+            query = query.filter(
+                Condition::any()
+                    .add(lower((person::Entity, person::Column::Name)).like(pattern.clone()))
+                    .add(lower((person::Entity, person::Column::Email)).like(pattern)),
+            );
+        }
+        if let Some(after) = &page.after {
+            query = query.filter(person::Column::Id.gt(after.id));
+        }
+        let rows = query.order_by(person::Column::Id, Order::Asc).limit(page.limit + 1).all(self.conn()).await?;
+        let page = Page::from_rows(rows, page.limit, |m| Cursor { scope: SCOPE.into(), id: m.id, at: None });
+        let items = page.items.into_iter().map(to_domain).collect::<Result<_, _>>()?;
+        Ok(Page { items, next_cursor: page.next_cursor })
+    }
+}

@@ -1,0 +1,517 @@
+//! Tickets, comments and the timeline. Every change writes its timeline entry in the
+//! same transaction, so the timeline never misses or invents a change.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use desk_core::{
+    Actor, ActorKind, Comment, CommentId, DomainError, ExternalRef, NewComment, NewTicket, OrgId, PersonId, Severity,
+    Ticket, TicketId, TicketPatch, TicketStatus, TimelineEntry, TimelineEntryId, TimelineEvent, check_transition,
+};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Order,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+use uuid::Uuid;
+
+use crate::entity::{comment, counter, external_ref, ticket, timeline_entry};
+use crate::orgs::{contains_pattern, lower, require_org};
+use crate::pagination::{Cursor, Page, PageRequest};
+use crate::{Store, StoreError, people};
+
+/// Which tickets to list.
+#[derive(Debug, Clone, Default)]
+pub struct TicketFilter {
+    /// Of this organisation.
+    pub org_id: Option<OrgId>,
+    /// In any of these statuses (empty: any).
+    pub statuses: Vec<TicketStatus>,
+    /// Of any of these severities (empty: any).
+    pub severities: Vec<Severity>,
+    /// Assigned to this person (`Some(None)`: unassigned).
+    pub assignee: Option<Option<PersonId>>,
+    /// Asked by this person.
+    pub requester_id: Option<PersonId>,
+    /// Changed at or after this instant.
+    pub updated_since: Option<DateTime<Utc>>,
+    /// Text in the title (case-insensitive).
+    pub q: Option<String>,
+    /// Only emergencies (or only non-emergencies).
+    pub emergency: Option<bool>,
+}
+
+/// The order of a ticket list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TicketOrder {
+    /// Newest first (the default).
+    #[default]
+    Newest,
+    /// Oldest first.
+    Oldest,
+    /// Least recently updated first: with `updated_since`, what a sync client walks.
+    Updated,
+}
+
+impl TicketOrder {
+    fn scope(self) -> &'static str {
+        match self {
+            Self::Newest => "tickets:newest",
+            Self::Oldest => "tickets:oldest",
+            Self::Updated => "tickets:updated",
+        }
+    }
+}
+
+fn to_domain(m: ticket::Model, external_refs: Vec<ExternalRef>) -> Result<Ticket, StoreError> {
+    let corrupt = |e: DomainError| StoreError::corrupt("tickets", e);
+    Ok(Ticket {
+        id: TicketId::from_uuid(m.id),
+        number: m.number,
+        org_id: OrgId::from_uuid(m.org_id),
+        requester_id: m.requester_id.map(PersonId::from_uuid),
+        title: m.title,
+        description: m.description,
+        severity: m.severity.parse().map_err(corrupt)?,
+        status: m.status.parse().map_err(corrupt)?,
+        assignee_id: m.assignee_id.map(PersonId::from_uuid),
+        escalation_level: m.escalation_level,
+        emergency: m.emergency,
+        external_refs,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        resolved_at: m.resolved_at,
+        closed_at: m.closed_at,
+    })
+}
+
+/// Loads the external references of `models` in one query and builds the tickets.
+pub(crate) async fn with_refs<C: ConnectionTrait>(db: &C, models: Vec<ticket::Model>) -> Result<Vec<Ticket>, StoreError> {
+    if models.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut refs: HashMap<Uuid, Vec<ExternalRef>> = HashMap::new();
+    let rows = external_ref::Entity::find()
+        .filter(external_ref::Column::TicketId.is_in(models.iter().map(|m| m.id)))
+        .order_by(external_ref::Column::System, Order::Asc)
+        .all(db)
+        .await?;
+    for r in rows {
+        refs.entry(r.ticket_id).or_default().push(ExternalRef {
+            system: r.system,
+            external_id: r.external_id,
+            url: r.url,
+        });
+    }
+    models
+        .into_iter()
+        .map(|m| {
+            let r = refs.remove(&m.id).unwrap_or_default();
+            to_domain(m, r)
+        })
+        .collect()
+}
+
+/// Reads a ticket row, locking it for the rest of the transaction on PostgreSQL so that
+/// concurrent changes to one ticket apply one after the other.
+async fn lock_ticket<C: ConnectionTrait>(db: &C, id: TicketId) -> Result<ticket::Model, StoreError> {
+    ticket::Entity::find_by_id(id.as_uuid())
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .ok_or_else(|| StoreError::not_found("ticket", id))
+}
+
+async fn load_one<C: ConnectionTrait>(db: &C, model: ticket::Model) -> Result<Ticket, StoreError> {
+    with_refs(db, vec![model]).await?.pop().ok_or_else(|| StoreError::corrupt("tickets", "row vanished"))
+}
+
+/// Appends one timeline entry.
+async fn append<C: ConnectionTrait>(
+    db: &C,
+    ticket: Uuid,
+    actor: &Actor,
+    event: &TimelineEvent,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let data = serde_json::to_string(event).map_err(|e| StoreError::corrupt("timeline_entries", e))?;
+    timeline_entry::Entity::insert(timeline_entry::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        ticket_id: Set(ticket),
+        at: Set(now),
+        actor_kind: Set(actor.kind.as_str().to_owned()),
+        actor_id: Set(actor.person_id.map(|p| p.as_uuid())),
+        actor_name: Set(actor.name.clone()),
+        kind: Set(event.kind().to_owned()),
+        data: Set(data),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// Checks that `assignee` may work tickets: an active staff member.
+async fn check_assignee<C: ConnectionTrait>(db: &C, assignee: PersonId, field: &str) -> Result<String, StoreError> {
+    match people::find(db, assignee).await? {
+        Some(p) if p.is_staff() && p.active => Ok(p.name),
+        Some(p) if !p.is_staff() => Err(DomainError::invalid(field, "must be a staff member").into()),
+        Some(_) => Err(DomainError::invalid(field, "is deactivated").into()),
+        None => Err(DomainError::invalid(field, format!("no person {assignee}")).into()),
+    }
+}
+
+/// The next ticket number. The counter row is locked until commit, so numbers are unique
+/// and gap-free across instances.
+async fn next_number<C: ConnectionTrait>(db: &C) -> Result<i64, StoreError> {
+    let stmt = Query::update()
+        .table(counter::Entity)
+        .value(counter::Column::Value, Expr::col(counter::Column::Value).add(1))
+        .and_where(Expr::col(counter::Column::Name).eq("ticket_number"))
+        .returning_col(counter::Column::Value)
+        .to_owned();
+    let row = db.query_one(&stmt).await?.ok_or_else(|| StoreError::corrupt("counters", "ticket_number missing"))?;
+    Ok(row.try_get::<i64>("", "value")?)
+}
+
+impl Store {
+    /// Opens a ticket.
+    pub async fn create_ticket(&self, new: NewTicket, actor: &Actor, now: DateTime<Utc>) -> Result<Ticket, StoreError> {
+        let tx = self.write().await?;
+        require_org(&*tx, new.org_id).await.map_err(|e| match e {
+            StoreError::NotFound { .. } => DomainError::invalid("org_id", format!("no organisation {}", new.org_id)).into(),
+            other => other,
+        })?;
+        if let Some(requester) = new.requester_id {
+            match people::find(&*tx, requester).await? {
+                Some(p) if p.is_staff() || p.org_id == Some(new.org_id) => {}
+                Some(_) => {
+                    return Err(DomainError::invalid("requester_id", "must be a member of the ticket's organisation or staff").into());
+                }
+                None => return Err(DomainError::invalid("requester_id", format!("no person {requester}")).into()),
+            }
+        }
+        let assignee_name = match new.assignee_id {
+            Some(a) => Some(check_assignee(&*tx, a, "assignee_id").await?),
+            None => None,
+        };
+        let number = next_number(&*tx).await?;
+        let id = Uuid::now_v7();
+        let model = ticket::ActiveModel {
+            id: Set(id),
+            number: Set(number),
+            org_id: Set(new.org_id.as_uuid()),
+            requester_id: Set(new.requester_id.map(|p| p.as_uuid())),
+            title: Set(new.title.clone()),
+            description: Set(new.description),
+            severity: Set(new.severity.as_str().to_owned()),
+            status: Set(TicketStatus::Open.as_str().to_owned()),
+            assignee_id: Set(new.assignee_id.map(|p| p.as_uuid())),
+            escalation_level: Set(0),
+            emergency: Set(false),
+            created_at: Set(now),
+            updated_at: Set(now),
+            resolved_at: Set(None),
+            closed_at: Set(None),
+        };
+        let model = ticket::Entity::insert(model).exec_with_returning(&*tx).await?;
+        for r in &new.external_refs {
+            external_ref::Entity::insert(external_ref::ActiveModel {
+                ticket_id: Set(id),
+                system: Set(r.system.clone()),
+                external_id: Set(r.external_id.clone()),
+                url: Set(r.url.clone()),
+            })
+            .exec_without_returning(&*tx)
+            .await
+            .map_err(|e| {
+                StoreError::on_unique(
+                    e,
+                    "external_ref_taken",
+                    format!("{} ticket {} is already linked to another ticket", r.system, r.external_id),
+                )
+            })?;
+        }
+        append(&*tx, id, actor, &TimelineEvent::Created { title: new.title, severity: new.severity }, now).await?;
+        if let Some(to) = new.assignee_id {
+            let event = TimelineEvent::Assigned { from: None, to: Some(to), to_name: assignee_name };
+            append(&*tx, id, actor, &event, now).await?;
+        }
+        tx.commit().await?;
+        Ok(to_domain(model, new.external_refs)?)
+    }
+
+    /// Reads one ticket.
+    pub async fn ticket(&self, id: TicketId) -> Result<Ticket, StoreError> {
+        let model = ticket::Entity::find_by_id(id.as_uuid())
+            .one(self.conn())
+            .await?
+            .ok_or_else(|| StoreError::not_found("ticket", id))?;
+        load_one(self.conn(), model).await
+    }
+
+    /// Changes a ticket's title, description or severity.
+    pub async fn update_ticket(&self, id: TicketId, patch: TicketPatch, actor: &Actor, now: DateTime<Utc>) -> Result<Ticket, StoreError> {
+        let tx = self.write().await?;
+        let current = lock_ticket(&*tx, id).await?;
+        let mut events = Vec::new();
+        if let Some(title) = &patch.title
+            && *title != current.title
+        {
+            events.push(TimelineEvent::TitleChanged { from: current.title.clone(), to: title.clone() });
+        }
+        if let Some(description) = &patch.description
+            && *description != current.description
+        {
+            events.push(TimelineEvent::DescriptionChanged);
+        }
+        let old_severity: Severity = current.severity.parse().map_err(|e| StoreError::corrupt("tickets", e))?;
+        if let Some(severity) = patch.severity
+            && severity != old_severity
+        {
+            events.push(TimelineEvent::SeverityChanged { from: old_severity, to: severity });
+        }
+        if events.is_empty() {
+            // Nothing actually changes: no write, no timeline noise.
+            return load_one(&*tx, current).await;
+        }
+        let mut model = current.into_active_model();
+        if let Some(title) = patch.title {
+            model.title = Set(title);
+        }
+        if let Some(description) = patch.description {
+            model.description = Set(description);
+        }
+        if let Some(severity) = patch.severity {
+            model.severity = Set(severity.as_str().to_owned());
+        }
+        model.updated_at = Set(now);
+        let model = model.update(&*tx).await?;
+        for event in &events {
+            append(&*tx, id.as_uuid(), actor, event, now).await?;
+        }
+        let ticket = load_one(&*tx, model).await?;
+        tx.commit().await?;
+        Ok(ticket)
+    }
+
+    /// Assigns a ticket (or unassigns it with `None`).
+    pub async fn assign_ticket(&self, id: TicketId, assignee: Option<PersonId>, actor: &Actor, now: DateTime<Utc>) -> Result<Ticket, StoreError> {
+        let tx = self.write().await?;
+        let current = lock_ticket(&*tx, id).await?;
+        let from = current.assignee_id.map(PersonId::from_uuid);
+        if from == assignee {
+            return load_one(&*tx, current).await;
+        }
+        let to_name = match assignee {
+            Some(a) => Some(check_assignee(&*tx, a, "assignee_id").await?),
+            None => None,
+        };
+        let mut model = current.into_active_model();
+        model.assignee_id = Set(assignee.map(|a| a.as_uuid()));
+        model.updated_at = Set(now);
+        let model = model.update(&*tx).await?;
+        append(&*tx, id.as_uuid(), actor, &TimelineEvent::Assigned { from, to: assignee, to_name }, now).await?;
+        let ticket = load_one(&*tx, model).await?;
+        tx.commit().await?;
+        Ok(ticket)
+    }
+
+    /// Moves a ticket along its status machine.
+    pub async fn transition_ticket(
+        &self,
+        id: TicketId,
+        to: TicketStatus,
+        reason: Option<String>,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Ticket, StoreError> {
+        let tx = self.write().await?;
+        let current = lock_ticket(&*tx, id).await?;
+        let from: TicketStatus = current.status.parse().map_err(|e| StoreError::corrupt("tickets", e))?;
+        check_transition(from, to)?;
+        let mut model = current.into_active_model();
+        model.status = Set(to.as_str().to_owned());
+        model.updated_at = Set(now);
+        match to {
+            TicketStatus::Resolved => model.resolved_at = Set(Some(now)),
+            TicketStatus::Closed => model.closed_at = Set(Some(now)),
+            TicketStatus::Open => {
+                // A reopen: the earlier resolution no longer holds.
+                model.resolved_at = Set(None);
+                model.closed_at = Set(None);
+            }
+            TicketStatus::InProgress | TicketStatus::WaitingOnCustomer => {}
+        }
+        let model = model.update(&*tx).await?;
+        append(&*tx, id.as_uuid(), actor, &TimelineEvent::StatusChanged { from, to, reason }, now).await?;
+        let ticket = load_one(&*tx, model).await?;
+        tx.commit().await?;
+        Ok(ticket)
+    }
+
+    /// Adds a comment.
+    pub async fn add_comment(&self, id: TicketId, new: NewComment, actor: &Actor, now: DateTime<Utc>) -> Result<Comment, StoreError> {
+        let tx = self.write().await?;
+        let current = lock_ticket(&*tx, id).await?;
+        let comment_id = Uuid::now_v7();
+        let model = comment::Entity::insert(comment::ActiveModel {
+            id: Set(comment_id),
+            ticket_id: Set(id.as_uuid()),
+            author_id: Set(actor.person_id.map(|p| p.as_uuid())),
+            author_name: Set(actor.name.clone()),
+            body: Set(new.body),
+            visibility: Set(new.visibility.as_str().to_owned()),
+            created_at: Set(now),
+        })
+        .exec_with_returning(&*tx)
+        .await?;
+        let mut ticket = current.into_active_model();
+        ticket.updated_at = Set(now);
+        ticket.update(&*tx).await?;
+        let event = TimelineEvent::Commented { comment_id: CommentId::from_uuid(comment_id), visibility: new.visibility };
+        append(&*tx, id.as_uuid(), actor, &event, now).await?;
+        tx.commit().await?;
+        comment_to_domain(model)
+    }
+
+    /// Lists a ticket's comments, oldest first.
+    pub async fn list_comments(&self, id: TicketId, page: &PageRequest) -> Result<Page<Comment>, StoreError> {
+        let scope = Self::comments_scope(id);
+        self.ticket_exists(id).await?;
+        let mut query = comment::Entity::find().filter(comment::Column::TicketId.eq(id.as_uuid()));
+        if let Some(after) = &page.after {
+            query = query.filter(comment::Column::Id.gt(after.id));
+        }
+        let rows = query.order_by(comment::Column::Id, Order::Asc).limit(page.limit + 1).all(self.conn()).await?;
+        let page = Page::from_rows(rows, page.limit, |m| Cursor { scope: scope.clone(), id: m.id, at: None });
+        let items = page.items.into_iter().map(comment_to_domain).collect::<Result<_, _>>()?;
+        Ok(Page { items, next_cursor: page.next_cursor })
+    }
+
+    /// The cursor scope of a ticket's timeline (cursors are per ticket).
+    pub fn timeline_scope(id: TicketId) -> String {
+        format!("timeline:{id}")
+    }
+
+    /// The cursor scope of a ticket's comments.
+    pub fn comments_scope(id: TicketId) -> String {
+        format!("comments:{id}")
+    }
+
+    /// Reads a ticket's timeline, oldest first.
+    pub async fn timeline(&self, id: TicketId, page: &PageRequest) -> Result<Page<TimelineEntry>, StoreError> {
+        let scope = Self::timeline_scope(id);
+        self.ticket_exists(id).await?;
+        let mut query = timeline_entry::Entity::find().filter(timeline_entry::Column::TicketId.eq(id.as_uuid()));
+        if let Some(after) = &page.after {
+            query = query.filter(timeline_entry::Column::Id.gt(after.id));
+        }
+        let rows =
+            query.order_by(timeline_entry::Column::Id, Order::Asc).limit(page.limit + 1).all(self.conn()).await?;
+        let page = Page::from_rows(rows, page.limit, |m| Cursor { scope: scope.clone(), id: m.id, at: None });
+        let items = page.items.into_iter().map(entry_to_domain).collect::<Result<_, _>>()?;
+        Ok(Page { items, next_cursor: page.next_cursor })
+    }
+
+    async fn ticket_exists(&self, id: TicketId) -> Result<(), StoreError> {
+        let found = ticket::Entity::find_by_id(id.as_uuid())
+            .select_only()
+            .column(ticket::Column::Id)
+            .into_tuple::<Uuid>()
+            .one(self.conn())
+            .await?;
+        found.map(|_| ()).ok_or_else(|| StoreError::not_found("ticket", id))
+    }
+
+    /// The cursor scope of a ticket list in `order`.
+    pub fn tickets_scope(order: TicketOrder) -> &'static str {
+        order.scope()
+    }
+
+    /// Lists tickets.
+    pub async fn list_tickets(&self, filter: &TicketFilter, order: TicketOrder, page: &PageRequest) -> Result<Page<Ticket>, StoreError> {
+        let mut query = ticket::Entity::find();
+        if let Some(org) = filter.org_id {
+            query = query.filter(ticket::Column::OrgId.eq(org.as_uuid()));
+        }
+        if !filter.statuses.is_empty() {
+            query = query.filter(ticket::Column::Status.is_in(filter.statuses.iter().map(|s| s.as_str())));
+        }
+        if !filter.severities.is_empty() {
+            query = query.filter(ticket::Column::Severity.is_in(filter.severities.iter().map(|s| s.as_str())));
+        }
+        match filter.assignee {
+            Some(Some(a)) => query = query.filter(ticket::Column::AssigneeId.eq(a.as_uuid())),
+            Some(None) => query = query.filter(ticket::Column::AssigneeId.is_null()),
+            None => {}
+        }
+        if let Some(r) = filter.requester_id {
+            query = query.filter(ticket::Column::RequesterId.eq(r.as_uuid()));
+        }
+        if let Some(since) = filter.updated_since {
+            query = query.filter(ticket::Column::UpdatedAt.gte(since));
+        }
+        if let Some(q) = filter.q.as_deref() {
+            query = query.filter(lower((ticket::Entity, ticket::Column::Title)).like(contains_pattern(q)));
+        }
+        if let Some(e) = filter.emergency {
+            query = query.filter(ticket::Column::Emergency.eq(e));
+        }
+        if let Some(after) = &page.after {
+            query = match order {
+                TicketOrder::Newest => query.filter(ticket::Column::Id.lt(after.id)),
+                TicketOrder::Oldest => query.filter(ticket::Column::Id.gt(after.id)),
+                TicketOrder::Updated => {
+                    let at = after.at.ok_or_else(|| StoreError::corrupt("cursor", "updated cursor without time"))?;
+                    query.filter(
+                        Condition::any().add(ticket::Column::UpdatedAt.gt(at)).add(
+                            Condition::all().add(ticket::Column::UpdatedAt.eq(at)).add(ticket::Column::Id.gt(after.id)),
+                        ),
+                    )
+                }
+            };
+        }
+        query = match order {
+            TicketOrder::Newest => query.order_by(ticket::Column::Id, Order::Desc),
+            TicketOrder::Oldest => query.order_by(ticket::Column::Id, Order::Asc),
+            TicketOrder::Updated => {
+                query.order_by(ticket::Column::UpdatedAt, Order::Asc).order_by(ticket::Column::Id, Order::Asc)
+            }
+        };
+        let rows = query.limit(page.limit + 1).all(self.conn()).await?;
+        let scope = order.scope();
+        let page = Page::from_rows(rows, page.limit, |m| Cursor {
+            scope: scope.into(),
+            id: m.id,
+            at: (order == TicketOrder::Updated).then_some(m.updated_at),
+        });
+        let items = with_refs(self.conn(), page.items).await?;
+        Ok(Page { items, next_cursor: page.next_cursor })
+    }
+}
+
+fn comment_to_domain(m: comment::Model) -> Result<Comment, StoreError> {
+    Ok(Comment {
+        id: CommentId::from_uuid(m.id),
+        ticket_id: TicketId::from_uuid(m.ticket_id),
+        author_id: m.author_id.map(PersonId::from_uuid),
+        author_name: m.author_name,
+        body: m.body,
+        visibility: m.visibility.parse().map_err(|e| StoreError::corrupt("comments", e))?,
+        created_at: m.created_at,
+    })
+}
+
+fn entry_to_domain(m: timeline_entry::Model) -> Result<TimelineEntry, StoreError> {
+    let event: TimelineEvent =
+        serde_json::from_str(&m.data).map_err(|e| StoreError::corrupt("timeline_entries", e))?;
+    let kind = ActorKind::parse(&m.actor_kind)
+        .ok_or_else(|| StoreError::corrupt("timeline_entries", format!("actor kind {}", m.actor_kind)))?;
+    Ok(TimelineEntry {
+        id: TimelineEntryId::from_uuid(m.id),
+        ticket_id: TicketId::from_uuid(m.ticket_id),
+        at: m.at,
+        actor: Actor { kind, person_id: m.actor_id.map(PersonId::from_uuid), name: m.actor_name },
+        event,
+    })
+}

@@ -1,0 +1,19 @@
+//! Larkdesk's schema, as sea-orm migrations that run unchanged on SQLite and PostgreSQL.
+//!
+//! Rules: never edit a migration once it has landed; add a new one. Every migration has a
+//! `down`. Migrations do not import entities (entities change; old migrations must not).
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_create_core;
+
+/// The ordered list of migrations.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261121_000001_create_core::Migration)]
+    }
+}
