@@ -108,13 +108,12 @@ enum ApiTokens {
     RevokedAt,
 }
 
-fn fk(name: &str, from: (impl IntoIden, impl IntoIden), to: (impl IntoIden, impl IntoIden)) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(name)
-        .from(from.0, from.1)
-        .to(to.0, to.1)
-        .on_delete(ForeignKeyAction::Restrict)
-        .to_owned()
+fn fk(
+    name: &str,
+    from: (impl IntoIden, impl IntoIden),
+    to: (impl IntoIden, impl IntoIden),
+) -> ForeignKeyCreateStatement {
+    ForeignKey::create().name(name).from(from.0, from.1).to(to.0, to.1).on_delete(ForeignKeyAction::Restrict).to_owned()
 }
 
 fn index(name: &str, table: impl IntoIden, cols: &[&'static str]) -> IndexCreateStatement {
@@ -189,8 +188,12 @@ impl MigrationTrait for Migration {
             .await?;
         // People reference orgs and orgs reference people (their TAM); SQLite cannot add a
         // foreign key to an existing table, so people.org_id is checked by the store instead.
-        manager.create_index(index("ux_orgs_lark_tenant_key", Orgs::Table, &["lark_tenant_key"]).unique().to_owned()).await?;
-        manager.create_index(index("ux_people_lark_open_id", People::Table, &["lark_open_id"]).unique().to_owned()).await?;
+        manager
+            .create_index(index("ux_orgs_lark_tenant_key", Orgs::Table, &["lark_tenant_key"]).unique().to_owned())
+            .await?;
+        manager
+            .create_index(index("ux_people_lark_open_id", People::Table, &["lark_open_id"]).unique().to_owned())
+            .await?;
         manager.create_index(index("ix_people_org", People::Table, &["org_id", "id"])).await?;
         manager.create_index(index("ix_people_email", People::Table, &["email"])).await?;
         manager.create_index(index("ix_people_mobile", People::Table, &["mobile"])).await?;
@@ -271,7 +274,11 @@ impl MigrationTrait for Migration {
                     .col(text(Comments::Body))
                     .col(string(Comments::Visibility))
                     .col(timestamp_with_time_zone(Comments::CreatedAt))
-                    .foreign_key(&mut fk("fk_comments_ticket", (Comments::Table, Comments::TicketId), (Tickets::Table, Tickets::Id)))
+                    .foreign_key(&mut fk(
+                        "fk_comments_ticket",
+                        (Comments::Table, Comments::TicketId),
+                        (Tickets::Table, Tickets::Id),
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -310,7 +317,11 @@ impl MigrationTrait for Migration {
                     .col(string_uniq(ApiTokens::TokenHash))
                     .col(timestamp_with_time_zone(ApiTokens::CreatedAt))
                     .col(timestamp_with_time_zone_null(ApiTokens::RevokedAt))
-                    .foreign_key(&mut fk("fk_tokens_person", (ApiTokens::Table, ApiTokens::PersonId), (People::Table, People::Id)))
+                    .foreign_key(&mut fk(
+                        "fk_tokens_person",
+                        (ApiTokens::Table, ApiTokens::PersonId),
+                        (People::Table, People::Id),
+                    ))
                     .to_owned(),
             )
             .await?;

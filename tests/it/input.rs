@@ -20,7 +20,9 @@ async fn bad_bodies_are_refused_and_write_nothing(db: Db) {
     // Malformed JSON.
     let p = app.call_raw(Method::POST, "/api/v1/tickets", a, "application/json", br#"{"org_id": "#.to_vec()).await;
     p.expect_problem(400, "malformed_json");
-    let p = app.call_raw(Method::POST, &format!("/api/v1/tickets/{tid}/comments"), a, "application/json", b"not json".to_vec()).await;
+    let p = app
+        .call_raw(Method::POST, &format!("/api/v1/tickets/{tid}/comments"), a, "application/json", b"not json".to_vec())
+        .await;
     p.expect_problem(400, "malformed_json");
 
     // Unknown field, wrong type, missing field: each names the field.
@@ -29,7 +31,10 @@ async fn bad_bodies_are_refused_and_write_nothing(db: Db) {
         (json!({ "org_id": org["id"], "title": 42 }), "title"),
         (json!({ "org_id": "not-a-uuid", "title": "x" }), "org_id"),
         (json!({ "org_id": org["id"] }), "title"),
-        (json!({ "org_id": org["id"], "title": "x", "external_refs": [{ "system": "jira", "external_id": 7 }] }), "external_refs[0].external_id"),
+        (
+            json!({ "org_id": org["id"], "title": "x", "external_refs": [{ "system": "jira", "external_id": 7 }] }),
+            "external_refs[0].external_id",
+        ),
         (json!([1, 2, 3]), ""),
     ] {
         let problem = app.post("/api/v1/tickets", a, body.clone()).await.expect_problem(422, "invalid_body");
@@ -38,16 +43,23 @@ async fn bad_bodies_are_refused_and_write_nothing(db: Db) {
 
     // Well-formed but invalid values: every problem reported at once.
     let problem = app
-        .post("/api/v1/tickets", a, json!({ "org_id": org["id"], "title": "   ", "severity": "P9", "description": "d".repeat(20_001) }))
+        .post(
+            "/api/v1/tickets",
+            a,
+            json!({ "org_id": org["id"], "title": "   ", "severity": "P9", "description": "d".repeat(20_001) }),
+        )
         .await
         .expect_problem(422, "validation_failed");
-    let fields: Vec<&str> = problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let fields: Vec<&str> =
+        problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["title", "description", "severity"]);
     app.post("/api/v1/people", a, json!({ "kind": "staff", "role": "janitor", "name": "X", "email": "not-an-email" }))
         .await
         .expect_problem(422, "validation_failed");
     app.patch(&format!("/api/v1/tickets/{tid}"), a, json!({})).await.expect_problem(422, "validation_failed");
-    app.post(&format!("/api/v1/tickets/{tid}/comments"), a, json!({ "body": "  " })).await.expect_problem(422, "validation_failed");
+    app.post(&format!("/api/v1/tickets/{tid}/comments"), a, json!({ "body": "  " }))
+        .await
+        .expect_problem(422, "validation_failed");
     app.post(&format!("/api/v1/tickets/{tid}/assign"), a, json!({})).await.expect_problem(422, "validation_failed");
 
     // Oversize bodies are refused before they are read in full.
@@ -55,7 +67,9 @@ async fn bad_bodies_are_refused_and_write_nothing(db: Db) {
     app.post("/api/v1/tickets", a, huge).await.expect_problem(413, "payload_too_large");
 
     // Not JSON at all.
-    app.call_raw(Method::POST, "/api/v1/orgs", a, "text/plain", b"name=Evil".to_vec()).await.expect_problem(415, "unsupported_media_type");
+    app.call_raw(Method::POST, "/api/v1/orgs", a, "text/plain", b"name=Evil".to_vec())
+        .await
+        .expect_problem(415, "unsupported_media_type");
 
     // Bad query strings and paths.
     app.get("/api/v1/tickets?colour=red", a).await.expect_problem(400, "invalid_query");
@@ -94,9 +108,13 @@ async fn conflicts_and_broken_references_write_nothing(db: Db) {
     let other_org = app.org("Pied Piper").await;
     let outsider = app.customer(&other_org, "Richard").await;
     let customer = app.customer(&org, "Gavin").await;
-    app.post("/api/v1/people", a, json!({ "kind": "customer", "org_id": org["id"], "name": "Bound", "lark_open_id": "ou_1" }))
-        .await
-        .expect(201);
+    app.post(
+        "/api/v1/people",
+        a,
+        json!({ "kind": "customer", "org_id": org["id"], "name": "Bound", "lark_open_id": "ou_1" }),
+    )
+    .await
+    .expect(201);
     app.post("/api/v1/tickets", a, json!({ "org_id": org["id"], "title": "linked", "external_refs": [{ "system": "jira", "external_id": "HOO-1" }] }))
         .await
         .expect(201);
@@ -105,24 +123,38 @@ async fn conflicts_and_broken_references_write_nothing(db: Db) {
     app.post("/api/v1/orgs", a, json!({ "name": "Hooli again", "lark_tenant_key": "tk_hooli" }))
         .await
         .expect_problem(409, "lark_tenant_key_taken");
-    app.post("/api/v1/people", a, json!({ "kind": "customer", "org_id": org["id"], "name": "Twin", "lark_open_id": "ou_1" }))
-        .await
-        .expect_problem(409, "lark_open_id_taken");
+    app.post(
+        "/api/v1/people",
+        a,
+        json!({ "kind": "customer", "org_id": org["id"], "name": "Twin", "lark_open_id": "ou_1" }),
+    )
+    .await
+    .expect_problem(409, "lark_open_id_taken");
     // The ticket insert succeeds inside the transaction, the reference fails: all rolled back.
-    app.post("/api/v1/tickets", a, json!({ "org_id": org["id"], "title": "dup", "external_refs": [{ "system": "jira", "external_id": "HOO-1" }] }))
-        .await
-        .expect_problem(409, "external_ref_taken");
-    let p = app.post("/api/v1/tickets", a, json!({ "org_id": org["id"], "title": "x", "requester_id": outsider["id"] }))
+    app.post(
+        "/api/v1/tickets",
+        a,
+        json!({ "org_id": org["id"], "title": "dup", "external_refs": [{ "system": "jira", "external_id": "HOO-1" }] }),
+    )
+    .await
+    .expect_problem(409, "external_ref_taken");
+    let p = app
+        .post("/api/v1/tickets", a, json!({ "org_id": org["id"], "title": "x", "requester_id": outsider["id"] }))
         .await
         .expect_problem(422, "validation_failed");
     assert_eq!(p["errors"][0]["field"], "requester_id");
-    let p = app.post("/api/v1/tickets", a, json!({ "org_id": org["id"], "title": "x", "assignee_id": customer["id"] }))
+    let p = app
+        .post("/api/v1/tickets", a, json!({ "org_id": org["id"], "title": "x", "assignee_id": customer["id"] }))
         .await
         .expect_problem(422, "validation_failed");
     assert_eq!(p["errors"][0]["field"], "assignee_id");
-    let p = app.post("/api/v1/tickets", a, json!({ "org_id": uuid::Uuid::nil(), "title": "x" })).await.expect_problem(422, "validation_failed");
+    let p = app
+        .post("/api/v1/tickets", a, json!({ "org_id": uuid::Uuid::nil(), "title": "x" }))
+        .await
+        .expect_problem(422, "validation_failed");
     assert_eq!(p["errors"][0]["field"], "org_id");
-    let p = app.post("/api/v1/people", a, json!({ "kind": "customer", "org_id": uuid::Uuid::nil(), "name": "Ghost" }))
+    let p = app
+        .post("/api/v1/people", a, json!({ "kind": "customer", "org_id": uuid::Uuid::nil(), "name": "Ghost" }))
         .await
         .expect_problem(422, "validation_failed");
     assert_eq!(p["errors"][0]["field"], "org_id");

@@ -1,11 +1,16 @@
 //! End-to-end tests: the real `desk` server over HTTP on a random port, on SQLite and on
 //! PostgreSQL. One test binary, as the house style asks.
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers are not #[test] functions, but a panic is still how they report failure"
+)]
 
 mod support;
 
 mod input;
-mod ops;
 mod openapi;
+mod ops;
 mod pagination;
 mod rules;
 mod story;

@@ -20,11 +20,7 @@ pub struct Caller(TokenOwner);
 impl Caller {
     /// Refuses with 403 unless the caller's role may do `action`.
     pub fn require(&self, action: Action, what: &'static str) -> Result<(), ApiError> {
-        if self.0.role.may(action) {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden { role: self.0.role.to_string(), what })
-        }
+        if self.0.role.may(action) { Ok(()) } else { Err(ApiError::Forbidden { role: self.0.role.to_string(), what }) }
     }
 
     /// Who goes on the timeline.

@@ -136,8 +136,8 @@ pub fn redact_url(url: &str) -> String {
 }
 
 fn normalise_file(path: &Path) -> Result<BTreeMap<String, toml::Value>, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::Load(format!("cannot read {}: {e}", path.display())))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| ConfigError::Load(format!("cannot read {}: {e}", path.display())))?;
     let table: BTreeMap<String, toml::Value> =
         toml::from_str(&text).map_err(|e| ConfigError::Load(format!("{}: {e}", path.display())))?;
     Ok(table
@@ -171,8 +171,10 @@ impl Settings {
         if let Some(path) = file {
             figment = figment.merge(Serialized::defaults(normalise_file(path)?));
         }
-        let settings: Self =
-            figment.merge(env).extract().map_err(|e| ConfigError::Load(e.to_string().replace("for key", "for setting")))?;
+        let settings: Self = figment
+            .merge(env)
+            .extract()
+            .map_err(|e| ConfigError::Load(e.to_string().replace("for key", "for setting")))?;
         settings.validate()?;
         Ok(settings)
     }
@@ -213,7 +215,10 @@ impl Settings {
             return invalid("DESK_MAX_BODY_BYTES", "must be at least 1024");
         }
         if self.lark_mode != LarkMode::Off && (self.lark_app_id.is_none() || self.lark_app_secret.is_none()) {
-            return invalid("DESK_LARK_APP_ID", "DESK_LARK_APP_ID and DESK_LARK_APP_SECRET are required unless DESK_LARK_MODE=off");
+            return invalid(
+                "DESK_LARK_APP_ID",
+                "DESK_LARK_APP_ID and DESK_LARK_APP_SECRET are required unless DESK_LARK_MODE=off",
+            );
         }
         Ok(())
     }

@@ -120,7 +120,11 @@ impl ApiError {
     /// A 400 for one query parameter.
     pub fn bad_query(field: impl Into<String>, reason: impl Into<String>) -> Self {
         let error = FieldError::new(field, reason);
-        Self::BadRequest { code: "invalid_query", detail: format!("invalid query parameter: {error}"), errors: vec![error] }
+        Self::BadRequest {
+            code: "invalid_query",
+            detail: format!("invalid query parameter: {error}"),
+            errors: vec![error],
+        }
     }
 
     fn code(&self) -> &'static str {
@@ -142,14 +146,19 @@ impl ApiError {
 impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
         match e {
-            DomainError::Invalid(errors) => {
-                Self::Validation { code: "validation_failed", detail: DomainError::Invalid(errors.clone()).to_string(), errors }
-            }
+            DomainError::Invalid(errors) => Self::Validation {
+                code: "validation_failed",
+                detail: DomainError::Invalid(errors.clone()).to_string(),
+                errors,
+            },
             DomainError::ForbiddenTransition { from, to, ref allowed } => {
                 let allowed: Vec<String> = allowed.iter().map(|s| s.as_str().to_owned()).collect();
                 Self::Conflict {
                     code: "forbidden_transition",
-                    detail: format!("a ticket cannot move from {from} to {to}; from {from} it may move to: {}", allowed.join(", ")),
+                    detail: format!(
+                        "a ticket cannot move from {from} to {to}; from {from} it may move to: {}",
+                        allowed.join(", ")
+                    ),
                     allowed: Some(allowed),
                 }
             }

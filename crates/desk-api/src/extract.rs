@@ -30,11 +30,13 @@ impl<T> Body<T> {
 /// Turns a serde error message plus its path into the field at fault: serde reports an
 /// unknown or missing field in the message ("unknown field `x`"), not in the path.
 fn field_of(path: &str, message: &str) -> String {
+    let path = if path == "." { "" } else { path };
     let named = ["unknown field `", "missing field `"]
         .iter()
         .find_map(|prefix| message.strip_prefix(prefix).and_then(|rest| rest.split('`').next()));
-    let path = if path == "." { "" } else { path };
     match named {
+        // serde_path_to_error already ends the path with an unknown field's name.
+        Some(name) if path == name || path.ends_with(&format!(".{name}")) => path.to_owned(),
         Some(name) if path.is_empty() => name.to_owned(),
         Some(name) => format!("{path}.{name}"),
         None => path.to_owned(),
@@ -43,6 +45,19 @@ fn field_of(path: &str, message: &str) -> String {
 
 /// Parses JSON bytes into `T`, or a problem naming the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // serde's derive would also accept `[..]` for a struct, field by position; every body
+    // here is an object, so say that plainly instead of blaming element `[0]`.
+    if let Some(first) = bytes.iter().find(|b| !b.is_ascii_whitespace())
+        && *first != b'{'
+        && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+    {
+        let error = FieldError::new("", "the body must be a JSON object");
+        return Err(ApiError::Validation {
+            code: "invalid_body",
+            detail: format!("the request body does not match the schema: {error}"),
+            errors: vec![error],
+        });
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(de) {
         Ok(v) => Ok(v),
@@ -142,10 +157,11 @@ impl<T: FromStr + 'static> FromRequest for IdPath<T> {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let raw = req.match_info().get("id").unwrap_or_default();
-        std::future::ready(raw.parse::<T>().map(IdPath).map_err(|_| ApiError::NotFound {
-            code: "not_found",
-            detail: format!("{raw:?} is not a valid id"),
-        }))
+        std::future::ready(
+            raw.parse::<T>()
+                .map(IdPath)
+                .map_err(|_| ApiError::NotFound { code: "not_found", detail: format!("{raw:?} is not a valid id") }),
+        )
     }
 }
 

@@ -6,7 +6,7 @@ use desk_api::config::Settings;
 use desk_api::startup::{Application, connect};
 use desk_api::telemetry;
 use desk_core::Role;
-use desk_store::{NewToken, SystemClock, Clock as _};
+use desk_store::{Clock as _, NewToken, SystemClock};
 
 #[derive(Debug, Parser)]
 #[command(name = "desk", version, about = "Larkdesk: B2B technical support inside Lark")]

@@ -32,8 +32,11 @@ impl Metrics {
             &labels,
         )?;
         let latency = HistogramVec::new(
-            HistogramOpts::new("desk_http_request_duration_seconds", "HTTP request latency, by route pattern and status")
-                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+            HistogramOpts::new(
+                "desk_http_request_duration_seconds",
+                "HTTP request latency, by route pattern and status",
+            )
+            .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
             &labels,
         )?;
         registry.register(Box::new(requests.clone()))?;

@@ -39,8 +39,8 @@ impl Role {
         match action {
             ManageTokens => matches!(self, Self::Admin),
             WriteOrg | WritePerson | AssignTicket => matches!(self, Self::Admin | Self::Tam),
-            ReadOrg | ReadPerson | CreateTicket | ReadTicket | UpdateTicket | TakeTicket
-            | TransitionTicket | CommentTicket => true,
+            ReadOrg | ReadPerson | CreateTicket | ReadTicket | UpdateTicket | TakeTicket | TransitionTicket
+            | CommentTicket => true,
         }
     }
 }

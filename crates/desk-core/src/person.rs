@@ -246,8 +246,9 @@ mod tests {
     #[test]
     fn staff_need_a_role_and_no_org() {
         assert!(NewPerson::parse(staff()).is_ok());
-        let err = NewPerson::parse(PersonInput { role: None, org_id: Some(OrgId::from_uuid(uuid::Uuid::nil())), ..staff() })
-            .unwrap_err();
+        let err =
+            NewPerson::parse(PersonInput { role: None, org_id: Some(OrgId::from_uuid(uuid::Uuid::nil())), ..staff() })
+                .unwrap_err();
         let DomainError::Invalid(errors) = err else { panic!() };
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["role", "org_id"]);

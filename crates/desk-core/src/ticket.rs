@@ -71,8 +71,7 @@ pub enum TicketStatus {
 
 impl TicketStatus {
     /// Every status, in life order.
-    pub const ALL: [Self; 5] =
-        [Self::Open, Self::InProgress, Self::WaitingOnCustomer, Self::Resolved, Self::Closed];
+    pub const ALL: [Self; 5] = [Self::Open, Self::InProgress, Self::WaitingOnCustomer, Self::Resolved, Self::Closed];
 
     /// Stable name for the API and the database.
     pub const fn as_str(self) -> &'static str {
@@ -113,10 +112,7 @@ impl FromStr for TicketStatus {
     type Err = DomainError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::ALL.into_iter().find(|x| x.as_str() == s).ok_or_else(|| {
-            DomainError::invalid(
-                "status",
-                "must be one of open, in_progress, waiting_on_customer, resolved, closed",
-            )
+            DomainError::invalid("status", "must be one of open, in_progress, waiting_on_customer, resolved, closed")
         })
     }
 }
@@ -380,8 +376,8 @@ impl NewComment {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rstest::rstest;
     use TicketStatus::*;
+    use rstest::rstest;
 
     #[rstest]
     #[case(Open, InProgress)]

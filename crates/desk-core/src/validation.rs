@@ -75,9 +75,7 @@ impl Validation {
         if len > max {
             self.fail(field, format!("must be at most {max} characters (got {len})"));
         }
-        let bad_control = value
-            .chars()
-            .any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')));
+        let bad_control = value.chars().any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')));
         if bad_control {
             self.fail(field, "must not contain control characters");
         }
@@ -89,7 +87,11 @@ impl Validation {
         let email = self.optional_line(field, value, 254)?;
         let ok = match email.split_once('@') {
             Some((local, domain)) => {
-                !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@')
+                !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !domain.contains('@')
             }
             None => false,
         };
@@ -104,9 +106,9 @@ impl Validation {
     pub fn mobile(&mut self, field: &str, value: Option<&str>) -> Option<String> {
         let raw = self.optional_line(field, value, 32)?;
         let digits: String = raw.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
-        let ok = digits.strip_prefix('+').is_some_and(|d| {
-            (6..=15).contains(&d.len()) && d.chars().all(|c| c.is_ascii_digit())
-        });
+        let ok = digits
+            .strip_prefix('+')
+            .is_some_and(|d| (6..=15).contains(&d.len()) && d.chars().all(|c| c.is_ascii_digit()));
         if !ok {
             self.fail(field, "must be an international number like +8613800000000");
         }

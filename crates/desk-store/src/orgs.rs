@@ -198,9 +198,9 @@ impl Store {
 
         let active = ticket::Entity::find()
             .filter(ticket::Column::OrgId.eq(id.as_uuid()))
-            .filter(ticket::Column::Status.is_in(
-                TicketStatus::ALL.iter().filter(|s| s.is_active()).map(|s| s.as_str()),
-            ))
+            .filter(
+                ticket::Column::Status.is_in(TicketStatus::ALL.iter().filter(|s| s.is_active()).map(|s| s.as_str())),
+            )
             .order_by(ticket::Column::Severity, Order::Asc)
             .order_by(ticket::Column::Id, Order::Desc)
             .limit(DESK_TICKETS_MAX)

@@ -90,7 +90,12 @@ impl Store {
     }
 
     /// Changes a person.
-    pub async fn update_person(&self, id: PersonId, patch: PersonPatch, now: DateTime<Utc>) -> Result<Person, StoreError> {
+    pub async fn update_person(
+        &self,
+        id: PersonId,
+        patch: PersonPatch,
+        now: DateTime<Utc>,
+    ) -> Result<Person, StoreError> {
         let tx = self.write().await?;
         let current = person::Entity::find_by_id(id.as_uuid())
             .one(&*tx)

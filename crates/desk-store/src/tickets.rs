@@ -10,8 +10,8 @@ use desk_core::{
 };
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Order,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Order, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -86,7 +86,10 @@ fn to_domain(m: ticket::Model, external_refs: Vec<ExternalRef>) -> Result<Ticket
 }
 
 /// Loads the external references of `models` in one query and builds the tickets.
-pub(crate) async fn with_refs<C: ConnectionTrait>(db: &C, models: Vec<ticket::Model>) -> Result<Vec<Ticket>, StoreError> {
+pub(crate) async fn with_refs<C: ConnectionTrait>(
+    db: &C,
+    models: Vec<ticket::Model>,
+) -> Result<Vec<Ticket>, StoreError> {
     if models.is_empty() {
         return Ok(Vec::new());
     }
@@ -178,14 +181,20 @@ impl Store {
     pub async fn create_ticket(&self, new: NewTicket, actor: &Actor, now: DateTime<Utc>) -> Result<Ticket, StoreError> {
         let tx = self.write().await?;
         require_org(&*tx, new.org_id).await.map_err(|e| match e {
-            StoreError::NotFound { .. } => DomainError::invalid("org_id", format!("no organisation {}", new.org_id)).into(),
+            StoreError::NotFound { .. } => {
+                DomainError::invalid("org_id", format!("no organisation {}", new.org_id)).into()
+            }
             other => other,
         })?;
         if let Some(requester) = new.requester_id {
             match people::find(&*tx, requester).await? {
                 Some(p) if p.is_staff() || p.org_id == Some(new.org_id) => {}
                 Some(_) => {
-                    return Err(DomainError::invalid("requester_id", "must be a member of the ticket's organisation or staff").into());
+                    return Err(DomainError::invalid(
+                        "requester_id",
+                        "must be a member of the ticket's organisation or staff",
+                    )
+                    .into());
                 }
                 None => return Err(DomainError::invalid("requester_id", format!("no person {requester}")).into()),
             }
@@ -237,7 +246,7 @@ impl Store {
             append(&*tx, id, actor, &event, now).await?;
         }
         tx.commit().await?;
-        Ok(to_domain(model, new.external_refs)?)
+        to_domain(model, new.external_refs)
     }
 
     /// Reads one ticket.
@@ -250,7 +259,13 @@ impl Store {
     }
 
     /// Changes a ticket's title, description or severity.
-    pub async fn update_ticket(&self, id: TicketId, patch: TicketPatch, actor: &Actor, now: DateTime<Utc>) -> Result<Ticket, StoreError> {
+    pub async fn update_ticket(
+        &self,
+        id: TicketId,
+        patch: TicketPatch,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Ticket, StoreError> {
         let tx = self.write().await?;
         let current = lock_ticket(&*tx, id).await?;
         let mut events = Vec::new();
@@ -295,7 +310,13 @@ impl Store {
     }
 
     /// Assigns a ticket (or unassigns it with `None`).
-    pub async fn assign_ticket(&self, id: TicketId, assignee: Option<PersonId>, actor: &Actor, now: DateTime<Utc>) -> Result<Ticket, StoreError> {
+    pub async fn assign_ticket(
+        &self,
+        id: TicketId,
+        assignee: Option<PersonId>,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Ticket, StoreError> {
         let tx = self.write().await?;
         let current = lock_ticket(&*tx, id).await?;
         let from = current.assignee_id.map(PersonId::from_uuid);
@@ -350,7 +371,13 @@ impl Store {
     }
 
     /// Adds a comment.
-    pub async fn add_comment(&self, id: TicketId, new: NewComment, actor: &Actor, now: DateTime<Utc>) -> Result<Comment, StoreError> {
+    pub async fn add_comment(
+        &self,
+        id: TicketId,
+        new: NewComment,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Comment, StoreError> {
         let tx = self.write().await?;
         let current = lock_ticket(&*tx, id).await?;
         let comment_id = Uuid::now_v7();
@@ -368,7 +395,8 @@ impl Store {
         let mut ticket = current.into_active_model();
         ticket.updated_at = Set(now);
         ticket.update(&*tx).await?;
-        let event = TimelineEvent::Commented { comment_id: CommentId::from_uuid(comment_id), visibility: new.visibility };
+        let event =
+            TimelineEvent::Commented { comment_id: CommentId::from_uuid(comment_id), visibility: new.visibility };
         append(&*tx, id.as_uuid(), actor, &event, now).await?;
         tx.commit().await?;
         comment_to_domain(model)
@@ -429,7 +457,12 @@ impl Store {
     }
 
     /// Lists tickets.
-    pub async fn list_tickets(&self, filter: &TicketFilter, order: TicketOrder, page: &PageRequest) -> Result<Page<Ticket>, StoreError> {
+    pub async fn list_tickets(
+        &self,
+        filter: &TicketFilter,
+        order: TicketOrder,
+        page: &PageRequest,
+    ) -> Result<Page<Ticket>, StoreError> {
         let mut query = ticket::Entity::find();
         if let Some(org) = filter.org_id {
             query = query.filter(ticket::Column::OrgId.eq(org.as_uuid()));
@@ -463,11 +496,9 @@ impl Store {
                 TicketOrder::Oldest => query.filter(ticket::Column::Id.gt(after.id)),
                 TicketOrder::Updated => {
                     let at = after.at.ok_or_else(|| StoreError::corrupt("cursor", "updated cursor without time"))?;
-                    query.filter(
-                        Condition::any().add(ticket::Column::UpdatedAt.gt(at)).add(
-                            Condition::all().add(ticket::Column::UpdatedAt.eq(at)).add(ticket::Column::Id.gt(after.id)),
-                        ),
-                    )
+                    query.filter(Condition::any().add(ticket::Column::UpdatedAt.gt(at)).add(
+                        Condition::all().add(ticket::Column::UpdatedAt.eq(at)).add(ticket::Column::Id.gt(after.id)),
+                    ))
                 }
             };
         }
@@ -503,8 +534,7 @@ fn comment_to_domain(m: comment::Model) -> Result<Comment, StoreError> {
 }
 
 fn entry_to_domain(m: timeline_entry::Model) -> Result<TimelineEntry, StoreError> {
-    let event: TimelineEvent =
-        serde_json::from_str(&m.data).map_err(|e| StoreError::corrupt("timeline_entries", e))?;
+    let event: TimelineEvent = serde_json::from_str(&m.data).map_err(|e| StoreError::corrupt("timeline_entries", e))?;
     let kind = ActorKind::parse(&m.actor_kind)
         .ok_or_else(|| StoreError::corrupt("timeline_entries", format!("actor kind {}", m.actor_kind)))?;
     Ok(TimelineEntry {

@@ -155,7 +155,9 @@ impl Store {
         let info = to_info(token)?;
         let actor = match info.person_id {
             Some(pid) => match people::find(self.conn(), pid).await? {
-                Some(p) if p.active && p.is_staff() => Actor { kind: ActorKind::Staff, person_id: Some(pid), name: p.name },
+                Some(p) if p.active && p.is_staff() => {
+                    Actor { kind: ActorKind::Staff, person_id: Some(pid), name: p.name }
+                }
                 _ => return Ok(None),
             },
             None => Actor { kind: ActorKind::Token, person_id: None, name: format!("token:{}", info.name) },

@@ -105,7 +105,10 @@ impl TestApp {
         let admin = app
             .state()
             .store
-            .create_token(NewToken { name: "test-admin".into(), role: Some(desk_core::Role::Admin), person_id: None }, clock.now())
+            .create_token(
+                NewToken { name: "test-admin".into(), role: Some(desk_core::Role::Admin), person_id: None },
+                clock.now(),
+            )
             .await
             .expect("admin token")
             .secret;
@@ -138,14 +141,11 @@ impl TestApp {
 
     async fn reply(res: reqwest::Response) -> Reply {
         let status = res.status();
-        let content_type = res
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        let content_type =
+            res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
         let text = res.text().await.expect("body read");
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let body =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
         Reply { status, content_type, body }
     }
 
@@ -182,7 +182,11 @@ impl TestApp {
     /// A token acting as `person`.
     pub async fn token_for(&self, person: &Value) -> String {
         let body = self
-            .post("/api/v1/tokens", &self.admin, json!({ "name": format!("{} laptop", person["name"].as_str().unwrap()), "person_id": person["id"] }))
+            .post(
+                "/api/v1/tokens",
+                &self.admin,
+                json!({ "name": format!("{} laptop", person["name"].as_str().unwrap()), "person_id": person["id"] }),
+            )
             .await
             .expect(201);
         body["token"].as_str().unwrap().to_owned()

@@ -205,7 +205,11 @@ impl TryFrom<UpdateOrg> for OrgPatch {
     security(("bearer" = [])),
     responses((status = 201, body = OrgDto), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 409, body = Problem), (status = 422, body = Problem)))]
-pub async fn create(state: web::Data<AppState>, caller: Caller, body: Body<CreateOrg>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: Body<CreateOrg>,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Action::WriteOrg, "create organisations")?;
     let new = NewOrg::try_from(body.into_inner())?;
     let org = state.store.create_org(new, state.clock.now()).await?;
@@ -215,7 +219,11 @@ pub async fn create(state: web::Data<AppState>, caller: Caller, body: Body<Creat
 /// List organisations (oldest first).
 #[utoipa::path(get, path = "/api/v1/orgs", tag = "orgs", params(OrgQuery), security(("bearer" = [])),
     responses((status = 200, body = OrgList), (status = 400, body = Problem), (status = 401, body = Problem)))]
-pub async fn list(state: web::Data<AppState>, caller: Caller, query: Query<OrgQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: Query<OrgQuery>,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Action::ReadOrg, "read organisations")?;
     let q = query.0;
     let page = PageParams { limit: q.limit, cursor: q.cursor }.to_request("orgs")?;

@@ -6,7 +6,9 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use desk_core::{Action, NewPerson, OrgId, Person, PersonId, PersonInput, PersonKind, PersonPatch, PersonPatchInput, Role};
+use desk_core::{
+    Action, NewPerson, OrgId, Person, PersonId, PersonInput, PersonKind, PersonPatch, PersonPatchInput, Role,
+};
 use desk_store::PersonFilter;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -179,7 +181,11 @@ impl TryFrom<UpdatePerson> for PersonPatch {
 #[utoipa::path(post, path = "/api/v1/people", tag = "people", request_body = CreatePerson, security(("bearer" = [])),
     responses((status = 201, body = PersonDto), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 409, body = Problem), (status = 422, body = Problem)))]
-pub async fn create(state: web::Data<AppState>, caller: Caller, body: Body<CreatePerson>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: Body<CreatePerson>,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Action::WritePerson, "create people")?;
     let new = NewPerson::try_from(body.into_inner())?;
     let person = state.store.create_person(new, state.clock.now()).await?;
@@ -189,19 +195,35 @@ pub async fn create(state: web::Data<AppState>, caller: Caller, body: Body<Creat
 /// List people (oldest first).
 #[utoipa::path(get, path = "/api/v1/people", tag = "people", params(PersonQuery), security(("bearer" = [])),
     responses((status = 200, body = PersonList), (status = 400, body = Problem), (status = 401, body = Problem)))]
-pub async fn list(state: web::Data<AppState>, caller: Caller, query: Query<PersonQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: Query<PersonQuery>,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Action::ReadPerson, "read people")?;
     let q = query.0;
     let page = PageParams { limit: q.limit, cursor: q.cursor }.to_request("people")?;
     let filter = PersonFilter {
         org_id: q.org_id.map(OrgId::from_uuid),
-        kind: q.kind.as_deref().map(str::parse::<PersonKind>).transpose().map_err(|_| ApiError::bad_query("kind", "must be staff or customer"))?,
-        role: q.role.as_deref().map(str::parse::<Role>).transpose().map_err(|_| ApiError::bad_query("role", "must be one of admin, tam, engineer"))?,
+        kind: q
+            .kind
+            .as_deref()
+            .map(str::parse::<PersonKind>)
+            .transpose()
+            .map_err(|_| ApiError::bad_query("kind", "must be staff or customer"))?,
+        role: q
+            .role
+            .as_deref()
+            .map(str::parse::<Role>)
+            .transpose()
+            .map_err(|_| ApiError::bad_query("role", "must be one of admin, tam, engineer"))?,
         q: q.q.filter(|s| !s.trim().is_empty()),
     };
     let page = state.store.list_people(&filter, &page).await?;
-    Ok(HttpResponse::Ok()
-        .json(PersonList { items: page.items.into_iter().map(PersonDto::from).collect(), next_cursor: page.next_cursor }))
+    Ok(HttpResponse::Ok().json(PersonList {
+        items: page.items.into_iter().map(PersonDto::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// Read a person.

@@ -360,7 +360,11 @@ impl TryFrom<CreateTicket> for NewTicket {
 #[utoipa::path(post, path = "/api/v1/tickets", tag = "tickets", request_body = CreateTicket, security(("bearer" = [])),
     responses((status = 201, body = TicketDto), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 409, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)))]
-pub async fn create(state: web::Data<AppState>, caller: Caller, body: Body<CreateTicket>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: Body<CreateTicket>,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Action::CreateTicket, "open tickets")?;
     let new = NewTicket::try_from(body.into_inner())?;
     if new.assignee_id.is_some() && new.assignee_id != caller.person_id() {
@@ -373,13 +377,19 @@ pub async fn create(state: web::Data<AppState>, caller: Caller, body: Body<Creat
 /// List tickets, filtered and paged.
 #[utoipa::path(get, path = "/api/v1/tickets", tag = "tickets", params(TicketQuery), security(("bearer" = [])),
     responses((status = 200, body = TicketList), (status = 400, body = Problem), (status = 401, body = Problem)))]
-pub async fn list(state: web::Data<AppState>, caller: Caller, query: Query<TicketQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: Query<TicketQuery>,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Action::ReadTicket, "read tickets")?;
     let (filter, order, page) = query.0.parse()?;
     let page = page.to_request(Store::tickets_scope(order))?;
     let page = state.store.list_tickets(&filter, order, &page).await?;
-    Ok(HttpResponse::Ok()
-        .json(TicketList { items: page.items.into_iter().map(TicketDto::from).collect(), next_cursor: page.next_cursor }))
+    Ok(HttpResponse::Ok().json(TicketList {
+        items: page.items.into_iter().map(TicketDto::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// Read a ticket.
@@ -485,8 +495,10 @@ pub async fn list_comments(
     caller.require(Action::ReadTicket, "read tickets")?;
     let page = page.0.to_request(&Store::comments_scope(id.0))?;
     let page = state.store.list_comments(id.0, &page).await?;
-    Ok(HttpResponse::Ok()
-        .json(CommentList { items: page.items.into_iter().map(CommentDto::from).collect(), next_cursor: page.next_cursor }))
+    Ok(HttpResponse::Ok().json(CommentList {
+        items: page.items.into_iter().map(CommentDto::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// Everything that happened to a ticket, oldest first, with who and when.

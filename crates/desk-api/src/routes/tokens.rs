@@ -78,7 +78,11 @@ pub struct TokenList {
 /// Create a token (admins only).
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = CreateToken, security(("bearer" = [])),
     responses((status = 201, body = TokenCreated), (status = 403, body = Problem), (status = 422, body = Problem)))]
-pub async fn create(state: web::Data<AppState>, caller: Caller, body: Body<CreateToken>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: Body<CreateToken>,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Action::ManageTokens, "manage tokens")?;
     let b = body.into_inner();
     let mut v = Validation::new();
@@ -99,7 +103,11 @@ pub async fn create(state: web::Data<AppState>, caller: Caller, body: Body<Creat
 /// List tokens (admins only).
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", params(PageParams), security(("bearer" = [])),
     responses((status = 200, body = TokenList), (status = 403, body = Problem)))]
-pub async fn list(state: web::Data<AppState>, caller: Caller, page: Query<PageParams>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    page: Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Action::ManageTokens, "manage tokens")?;
     let page = state.store.list_tokens(&page.0.to_request("tokens")?).await?;
     Ok(HttpResponse::Ok()
