@@ -8,6 +8,7 @@
 
 mod support;
 
+mod cli;
 mod input;
 mod openapi;
 mod ops;
