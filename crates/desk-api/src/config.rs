@@ -16,6 +16,27 @@ use serde::Deserialize;
 
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
+/// Every key of [`Settings`], as read from `DESK_<KEY>` environment variables.
+const KEYS: &[&str] = &[
+    "database_url",
+    "database_max_connections",
+    "database_schema",
+    "listen",
+    "public_url",
+    "secret_key",
+    "lark_mode",
+    "lark_base_url",
+    "lark_app_id",
+    "lark_app_secret",
+    "lark_verification_token",
+    "lark_encrypt_key",
+    "notify_window",
+    "lark_monthly_budget",
+    "migrate_on_start",
+    "log_format",
+    "max_body_bytes",
+];
+
 /// How Larkdesk talks to Lark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -158,7 +179,9 @@ impl Settings {
             let local = PathBuf::from("desk.toml");
             local.exists().then_some(local)
         });
-        Self::load_from(file.as_deref(), Env::prefixed("DESK_").ignore(&["config_file"]))
+        // Only the settings' own names: other DESK_* variables (a test harness's, a
+        // wrapper script's) are not typos in our configuration.
+        Self::load_from(file.as_deref(), Env::prefixed("DESK_").only(KEYS))
     }
 
     /// Defaults only, as a starting point for tests and tools.
@@ -247,6 +270,16 @@ mod tests {
         let s = Settings::load_from(Some(&path), Env::prefixed("DESK_UNUSED_NOTHING_")).unwrap();
         assert_eq!(s.listen, "127.0.0.1:9090");
         assert_eq!(s.notify_window, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn every_settings_field_is_read_from_the_environment() {
+        // A field missing from KEYS could never be set by DESK_* variables.
+        let json = serde_json::to_value(toml::from_str::<toml::Value>(DEFAULTS).unwrap()).unwrap();
+        for key in json.as_object().unwrap().keys() {
+            assert!(KEYS.contains(&key.as_str()), "{key} is not in KEYS");
+        }
+        assert_eq!(KEYS.len(), 17, "a new setting needs its key in KEYS and a default or #[serde(default)]");
     }
 
     #[test]

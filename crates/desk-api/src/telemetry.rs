@@ -7,7 +7,10 @@ use crate::config::LogFormat;
 /// Installs the global subscriber; call once in `main`.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // A closed stderr (a log pipe that went away) must not take the server down: by
+    // default the subscriber reports write failures with `eprintln!`, which panics then.
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).log_internal_errors(false);
     // `try_init` so that a second call (tests) is harmless.
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init(),
