@@ -61,11 +61,14 @@ impl Application {
             metrics: Metrics::new().context("registering metrics")?,
         };
         let data = web::Data::new(state.clone());
+        // The body extractor reads through actix's payload limit; keep both at the setting.
+        let payload = web::PayloadConfig::new(state.settings.max_body_bytes);
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(metrics::track))
                 .wrap(TracingLogger::default())
                 .app_data(data.clone())
+                .app_data(payload.clone())
                 .configure(routes::configure)
         })
         .listen(listener)?

@@ -129,27 +129,33 @@ async fn load_one<C: ConnectionTrait>(db: &C, model: ticket::Model) -> Result<Ti
     with_refs(db, vec![model]).await?.pop().ok_or_else(|| StoreError::corrupt("tickets", "row vanished"))
 }
 
-/// Appends one timeline entry.
+/// Appends timeline entries, in order, in one statement.
 async fn append<C: ConnectionTrait>(
     db: &C,
     ticket: Uuid,
     actor: &Actor,
-    event: &TimelineEvent,
+    events: &[TimelineEvent],
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let data = serde_json::to_string(event).map_err(|e| StoreError::corrupt("timeline_entries", e))?;
-    timeline_entry::Entity::insert(timeline_entry::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        ticket_id: Set(ticket),
-        at: Set(now),
-        actor_kind: Set(actor.kind.as_str().to_owned()),
-        actor_id: Set(actor.person_id.map(|p| p.as_uuid())),
-        actor_name: Set(actor.name.clone()),
-        kind: Set(event.kind().to_owned()),
-        data: Set(data),
-    })
-    .exec_without_returning(db)
-    .await?;
+    let mut rows = Vec::with_capacity(events.len());
+    for event in events {
+        let data = serde_json::to_string(event).map_err(|e| StoreError::corrupt("timeline_entries", e))?;
+        rows.push(timeline_entry::ActiveModel {
+            // v7 ids from one process increase, so the entries keep their order.
+            id: Set(Uuid::now_v7()),
+            ticket_id: Set(ticket),
+            at: Set(now),
+            actor_kind: Set(actor.kind.as_str().to_owned()),
+            actor_id: Set(actor.person_id.map(|p| p.as_uuid())),
+            actor_name: Set(actor.name.clone()),
+            kind: Set(event.kind().to_owned()),
+            data: Set(data),
+        });
+    }
+    if rows.is_empty() {
+        return Ok(());
+    }
+    timeline_entry::Entity::insert_many(rows).exec_without_returning(db).await?;
     Ok(())
 }
 
@@ -179,15 +185,18 @@ async fn next_number<C: ConnectionTrait>(db: &C) -> Result<i64, StoreError> {
 impl Store {
     /// Opens a ticket.
     pub async fn create_ticket(&self, new: NewTicket, actor: &Actor, now: DateTime<Utc>) -> Result<Ticket, StoreError> {
-        let tx = self.write().await?;
-        require_org(&*tx, new.org_id).await.map_err(|e| match e {
-            StoreError::NotFound { .. } => {
-                DomainError::invalid("org_id", format!("no organisation {}", new.org_id)).into()
-            }
+        // The references are checked before the write transaction, on a read connection:
+        // on SQLite writes are serialised, so every statement kept out of them is
+        // throughput. The foreign keys still guard existence at insert time; only a
+        // concurrent deactivation can slip between the check and the insert, which is
+        // the same as it happening a moment later.
+        let db = self.conn();
+        require_org(db, new.org_id).await.map_err(|e| match e {
+            StoreError::NotFound { .. } => DomainError::invalid("org_id", format!("no organisation {}", new.org_id)).into(),
             other => other,
         })?;
         if let Some(requester) = new.requester_id {
-            match people::find(&*tx, requester).await? {
+            match people::find(db, requester).await? {
                 Some(p) if p.is_staff() || p.org_id == Some(new.org_id) => {}
                 Some(_) => {
                     return Err(DomainError::invalid(
@@ -200,29 +209,31 @@ impl Store {
             }
         }
         let assignee_name = match new.assignee_id {
-            Some(a) => Some(check_assignee(&*tx, a, "assignee_id").await?),
+            Some(a) => Some(check_assignee(db, a, "assignee_id").await?),
             None => None,
         };
+
+        let tx = self.write().await?;
         let number = next_number(&*tx).await?;
         let id = Uuid::now_v7();
-        let model = ticket::ActiveModel {
-            id: Set(id),
-            number: Set(number),
-            org_id: Set(new.org_id.as_uuid()),
-            requester_id: Set(new.requester_id.map(|p| p.as_uuid())),
-            title: Set(new.title.clone()),
-            description: Set(new.description),
-            severity: Set(new.severity.as_str().to_owned()),
-            status: Set(TicketStatus::Open.as_str().to_owned()),
-            assignee_id: Set(new.assignee_id.map(|p| p.as_uuid())),
-            escalation_level: Set(0),
-            emergency: Set(false),
-            created_at: Set(now),
-            updated_at: Set(now),
-            resolved_at: Set(None),
-            closed_at: Set(None),
+        let model = ticket::Model {
+            id,
+            number,
+            org_id: new.org_id.as_uuid(),
+            requester_id: new.requester_id.map(|p| p.as_uuid()),
+            title: new.title.clone(),
+            description: new.description,
+            severity: new.severity.as_str().to_owned(),
+            status: TicketStatus::Open.as_str().to_owned(),
+            assignee_id: new.assignee_id.map(|p| p.as_uuid()),
+            escalation_level: 0,
+            emergency: false,
+            created_at: now,
+            updated_at: now,
+            resolved_at: None,
+            closed_at: None,
         };
-        let model = ticket::Entity::insert(model).exec_with_returning(&*tx).await?;
+        ticket::Entity::insert(model.clone().into_active_model()).exec_without_returning(&*tx).await?;
         for r in &new.external_refs {
             external_ref::Entity::insert(external_ref::ActiveModel {
                 ticket_id: Set(id),
@@ -240,11 +251,11 @@ impl Store {
                 )
             })?;
         }
-        append(&*tx, id, actor, &TimelineEvent::Created { title: new.title, severity: new.severity }, now).await?;
+        let mut events = vec![TimelineEvent::Created { title: new.title, severity: new.severity }];
         if let Some(to) = new.assignee_id {
-            let event = TimelineEvent::Assigned { from: None, to: Some(to), to_name: assignee_name };
-            append(&*tx, id, actor, &event, now).await?;
+            events.push(TimelineEvent::Assigned { from: None, to: Some(to), to_name: assignee_name });
         }
+        append(&*tx, id, actor, &events, now).await?;
         tx.commit().await?;
         to_domain(model, new.external_refs)
     }
@@ -301,9 +312,7 @@ impl Store {
         }
         model.updated_at = Set(now);
         let model = model.update(&*tx).await?;
-        for event in &events {
-            append(&*tx, id.as_uuid(), actor, event, now).await?;
-        }
+        append(&*tx, id.as_uuid(), actor, &events, now).await?;
         let ticket = load_one(&*tx, model).await?;
         tx.commit().await?;
         Ok(ticket)
@@ -331,7 +340,7 @@ impl Store {
         model.assignee_id = Set(assignee.map(|a| a.as_uuid()));
         model.updated_at = Set(now);
         let model = model.update(&*tx).await?;
-        append(&*tx, id.as_uuid(), actor, &TimelineEvent::Assigned { from, to: assignee, to_name }, now).await?;
+        append(&*tx, id.as_uuid(), actor, &[TimelineEvent::Assigned { from, to: assignee, to_name }], now).await?;
         let ticket = load_one(&*tx, model).await?;
         tx.commit().await?;
         Ok(ticket)
@@ -364,7 +373,7 @@ impl Store {
             TicketStatus::InProgress | TicketStatus::WaitingOnCustomer => {}
         }
         let model = model.update(&*tx).await?;
-        append(&*tx, id.as_uuid(), actor, &TimelineEvent::StatusChanged { from, to, reason }, now).await?;
+        append(&*tx, id.as_uuid(), actor, &[TimelineEvent::StatusChanged { from, to, reason }], now).await?;
         let ticket = load_one(&*tx, model).await?;
         tx.commit().await?;
         Ok(ticket)
@@ -397,7 +406,7 @@ impl Store {
         ticket.update(&*tx).await?;
         let event =
             TimelineEvent::Commented { comment_id: CommentId::from_uuid(comment_id), visibility: new.visibility };
-        append(&*tx, id.as_uuid(), actor, &event, now).await?;
+        append(&*tx, id.as_uuid(), actor, &[event], now).await?;
         tx.commit().await?;
         comment_to_domain(model)
     }
