@@ -14,6 +14,7 @@ use sea_orm::{
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::StoreError;
+use crate::tickets::TicketWriter;
 
 /// Which database is behind the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,12 +46,35 @@ impl ConnectSettings {
 /// The database handle every repository function hangs off. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
-    db: DatabaseConnection,
+    db: Db,
+    tickets: TicketWriter,
+}
+
+/// The pool and the write gate, without the background writers (which hold one).
+#[derive(Debug, Clone)]
+pub(crate) struct Db {
+    pub(crate) conn: DatabaseConnection,
     backend: Backend,
     /// SQLite allows one writer at a time. Transactions that read and then write would
     /// otherwise fail with SQLITE_BUSY when another writer got in between; queueing them
     /// here in the process is both correct and much faster than SQLite's sleep-and-retry.
     write_gate: Option<Arc<Mutex<()>>>,
+}
+
+impl Db {
+    /// Begins a write transaction (behind the gate on SQLite).
+    pub(crate) async fn write(&self) -> Result<WriteTx, StoreError> {
+        let gate = match &self.write_gate {
+            Some(gate) => Some(gate.clone().lock_owned().await),
+            None => None,
+        };
+        let options = TransactionOptions {
+            sqlite_transaction_mode: (self.backend == Backend::Sqlite).then_some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        };
+        let txn = self.conn.begin_with_options(options).await?;
+        Ok(WriteTx { txn, _gate: gate })
+    }
 }
 
 /// A write transaction; on SQLite it also holds the write gate until commit or drop.
@@ -113,52 +137,49 @@ impl Store {
             create_schema(&settings.url, schema).await?;
             opts.set_schema_search_path(schema.clone());
         }
-        let db = Database::connect(opts).await.map_err(StoreError::Unavailable)?;
+        let conn = Database::connect(opts).await.map_err(StoreError::Unavailable)?;
         let write_gate = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Ok(Self { db, backend, write_gate })
+        let db = Db { conn, backend, write_gate };
+        let tickets = TicketWriter::spawn(db.clone());
+        Ok(Self { db, tickets })
     }
 
     /// Applies pending migrations.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        Migrator::up(&self.db, None).await.map_err(StoreError::from)
+        Migrator::up(&self.db.conn, None).await.map_err(StoreError::from)
     }
 
     /// Reverts every migration (used by the up/down/up check).
     pub async fn migrate_down_all(&self) -> Result<(), StoreError> {
-        Migrator::down(&self.db, None).await.map_err(StoreError::from)
+        Migrator::down(&self.db.conn, None).await.map_err(StoreError::from)
     }
 
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.db.execute_unprepared("SELECT 1").await.map(|_| ()).map_err(StoreError::Unavailable)
+        self.db.conn.execute_unprepared("SELECT 1").await.map(|_| ()).map_err(StoreError::Unavailable)
     }
 
     /// Which database this is.
     pub fn backend(&self) -> Backend {
-        self.backend
+        self.db.backend
     }
 
     /// Closes the pool.
     pub async fn close(self) -> Result<(), StoreError> {
-        self.db.close().await.map_err(StoreError::from)
+        self.db.conn.close().await.map_err(StoreError::from)
     }
 
     pub(crate) fn conn(&self) -> &DatabaseConnection {
-        &self.db
+        &self.db.conn
+    }
+
+    pub(crate) fn ticket_writer(&self) -> &TicketWriter {
+        &self.tickets
     }
 
     /// Begins a write transaction (behind the gate on SQLite).
     pub(crate) async fn write(&self) -> Result<WriteTx, StoreError> {
-        let gate = match &self.write_gate {
-            Some(gate) => Some(gate.clone().lock_owned().await),
-            None => None,
-        };
-        let options = TransactionOptions {
-            sqlite_transaction_mode: (self.backend == Backend::Sqlite).then_some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        };
-        let txn = self.db.begin_with_options(options).await?;
-        Ok(WriteTx { txn, _gate: gate })
+        self.db.write().await
     }
 }
 

@@ -8,17 +8,22 @@ use desk_core::{
     Actor, ActorKind, Comment, CommentId, DomainError, ExternalRef, NewComment, NewTicket, OrgId, PersonId, Severity,
     Ticket, TicketId, TicketPatch, TicketStatus, TimelineEntry, TimelineEntryId, TimelineEvent, check_transition,
 };
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Condition, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Order, QueryFilter,
     QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
-use crate::entity::{comment, counter, external_ref, ticket, timeline_entry};
+use crate::entity::{comment, external_ref, ticket, timeline_entry};
 use crate::orgs::{contains_pattern, lower, require_org};
 use crate::pagination::{Cursor, Page, PageRequest};
 use crate::{Store, StoreError, people};
+
+mod create;
+
+pub(crate) use create::TicketWriter;
+use create::CreateRequest;
 
 /// Which tickets to list.
 #[derive(Debug, Clone, Default)]
@@ -63,7 +68,7 @@ impl TicketOrder {
     }
 }
 
-fn to_domain(m: ticket::Model, external_refs: Vec<ExternalRef>) -> Result<Ticket, StoreError> {
+pub(crate) fn to_domain(m: ticket::Model, external_refs: Vec<ExternalRef>) -> Result<Ticket, StoreError> {
     let corrupt = |e: DomainError| StoreError::corrupt("tickets", e);
     Ok(Ticket {
         id: TicketId::from_uuid(m.id),
@@ -129,6 +134,32 @@ async fn load_one<C: ConnectionTrait>(db: &C, model: ticket::Model) -> Result<Ti
     with_refs(db, vec![model]).await?.pop().ok_or_else(|| StoreError::corrupt("tickets", "row vanished"))
 }
 
+/// Builds timeline rows for `events`, in order.
+pub(crate) fn timeline_rows(
+    ticket: Uuid,
+    actor: &Actor,
+    events: &[TimelineEvent],
+    now: DateTime<Utc>,
+) -> Result<Vec<timeline_entry::ActiveModel>, StoreError> {
+    events
+        .iter()
+        .map(|event| {
+            let data = serde_json::to_string(event).map_err(|e| StoreError::corrupt("timeline_entries", e))?;
+            Ok(timeline_entry::ActiveModel {
+                // v7 ids from one process increase, so the entries keep their order.
+                id: Set(Uuid::now_v7()),
+                ticket_id: Set(ticket),
+                at: Set(now),
+                actor_kind: Set(actor.kind.as_str().to_owned()),
+                actor_id: Set(actor.person_id.map(|p| p.as_uuid())),
+                actor_name: Set(actor.name.clone()),
+                kind: Set(event.kind().to_owned()),
+                data: Set(data),
+            })
+        })
+        .collect()
+}
+
 /// Appends timeline entries, in order, in one statement.
 async fn append<C: ConnectionTrait>(
     db: &C,
@@ -137,25 +168,10 @@ async fn append<C: ConnectionTrait>(
     events: &[TimelineEvent],
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let mut rows = Vec::with_capacity(events.len());
-    for event in events {
-        let data = serde_json::to_string(event).map_err(|e| StoreError::corrupt("timeline_entries", e))?;
-        rows.push(timeline_entry::ActiveModel {
-            // v7 ids from one process increase, so the entries keep their order.
-            id: Set(Uuid::now_v7()),
-            ticket_id: Set(ticket),
-            at: Set(now),
-            actor_kind: Set(actor.kind.as_str().to_owned()),
-            actor_id: Set(actor.person_id.map(|p| p.as_uuid())),
-            actor_name: Set(actor.name.clone()),
-            kind: Set(event.kind().to_owned()),
-            data: Set(data),
-        });
+    let rows = timeline_rows(ticket, actor, events, now)?;
+    if !rows.is_empty() {
+        timeline_entry::Entity::insert_many(rows).exec_without_returning(db).await?;
     }
-    if rows.is_empty() {
-        return Ok(());
-    }
-    timeline_entry::Entity::insert_many(rows).exec_without_returning(db).await?;
     Ok(())
 }
 
@@ -167,19 +183,6 @@ async fn check_assignee<C: ConnectionTrait>(db: &C, assignee: PersonId, field: &
         Some(_) => Err(DomainError::invalid(field, "is deactivated").into()),
         None => Err(DomainError::invalid(field, format!("no person {assignee}")).into()),
     }
-}
-
-/// The next ticket number. The counter row is locked until commit, so numbers are unique
-/// and gap-free across instances.
-async fn next_number<C: ConnectionTrait>(db: &C) -> Result<i64, StoreError> {
-    let stmt = Query::update()
-        .table(counter::Entity)
-        .value(counter::Column::Value, Expr::col(counter::Column::Value).add(1))
-        .and_where(Expr::col(counter::Column::Name).eq("ticket_number"))
-        .returning_col(counter::Column::Value)
-        .to_owned();
-    let row = db.query_one(&stmt).await?.ok_or_else(|| StoreError::corrupt("counters", "ticket_number missing"))?;
-    Ok(row.try_get::<i64>("", "value")?)
 }
 
 impl Store {
@@ -213,51 +216,8 @@ impl Store {
             None => None,
         };
 
-        let tx = self.write().await?;
-        let number = next_number(&*tx).await?;
-        let id = Uuid::now_v7();
-        let model = ticket::Model {
-            id,
-            number,
-            org_id: new.org_id.as_uuid(),
-            requester_id: new.requester_id.map(|p| p.as_uuid()),
-            title: new.title.clone(),
-            description: new.description,
-            severity: new.severity.as_str().to_owned(),
-            status: TicketStatus::Open.as_str().to_owned(),
-            assignee_id: new.assignee_id.map(|p| p.as_uuid()),
-            escalation_level: 0,
-            emergency: false,
-            created_at: now,
-            updated_at: now,
-            resolved_at: None,
-            closed_at: None,
-        };
-        ticket::Entity::insert(model.clone().into_active_model()).exec_without_returning(&*tx).await?;
-        for r in &new.external_refs {
-            external_ref::Entity::insert(external_ref::ActiveModel {
-                ticket_id: Set(id),
-                system: Set(r.system.clone()),
-                external_id: Set(r.external_id.clone()),
-                url: Set(r.url.clone()),
-            })
-            .exec_without_returning(&*tx)
-            .await
-            .map_err(|e| {
-                StoreError::on_unique(
-                    e,
-                    "external_ref_taken",
-                    format!("{} ticket {} is already linked to another ticket", r.system, r.external_id),
-                )
-            })?;
-        }
-        let mut events = vec![TimelineEvent::Created { title: new.title, severity: new.severity }];
-        if let Some(to) = new.assignee_id {
-            events.push(TimelineEvent::Assigned { from: None, to: Some(to), to_name: assignee_name });
-        }
-        append(&*tx, id, actor, &events, now).await?;
-        tx.commit().await?;
-        to_domain(model, new.external_refs)
+        let request = CreateRequest { new, actor: actor.clone(), now, assignee_name };
+        self.ticket_writer().create(request).await
     }
 
     /// Reads one ticket.
