@@ -164,3 +164,42 @@ async fn conflicts_and_broken_references_write_nothing(db: Db) {
     let next = app.ticket(a, &org, "after the failures").await;
     assert_eq!(next["number"], 2);
 }
+
+on_both_databases!(concurrent_creates_get_gap_free_numbers_and_only_the_bad_one_fails);
+
+async fn concurrent_creates_get_gap_free_numbers_and_only_the_bad_one_fails(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Massive Dynamic").await;
+    app.post("/api/v1/tickets", &app.admin, json!({ "org_id": org["id"], "title": "first", "external_refs": [{ "system": "jira", "external_id": "MD-1" }] }))
+        .await
+        .expect(201);
+    // Forty creates at once (the writer takes them in batches); one repeats MD-1.
+    let replies = futures_util::future::join_all((0..40).map(|i| {
+        let refs = if i == 17 { json!([{ "system": "jira", "external_id": "MD-1" }]) } else { json!([]) };
+        app.post(
+            "/api/v1/tickets",
+            &app.admin,
+            json!({ "org_id": org["id"], "title": format!("burst {i}"), "external_refs": refs }),
+        )
+    }))
+    .await;
+    let mut numbers = Vec::new();
+    for (i, reply) in replies.into_iter().enumerate() {
+        if i == 17 {
+            reply.expect_problem(409, "external_ref_taken");
+        } else {
+            let ticket = reply.expect(201);
+            assert_eq!(ticket["title"], format!("burst {i}"));
+            numbers.push(ticket["number"].as_i64().unwrap());
+        }
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (2..=40).collect::<Vec<i64>>(), "numbers are unique and leave no gap");
+    let stored = app.walk(&format!("/api/v1/tickets?org_id={}", org["id"].as_str().unwrap())).await;
+    assert_eq!(stored.len(), 40);
+    for ticket in stored.iter().filter(|t| t["title"] != "first") {
+        let timeline = app.walk(&format!("/api/v1/tickets/{}/timeline", ticket["id"].as_str().unwrap())).await;
+        assert_eq!(timeline.len(), 1, "each ticket has exactly its own created entry");
+        assert_eq!(timeline[0]["data"]["title"], ticket["title"]);
+    }
+}

@@ -46,7 +46,7 @@ impl ConnectSettings {
 /// The database handle every repository function hangs off. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
-    db: Db,
+    pub(crate) db: Db,
     tickets: TicketWriter,
 }
 

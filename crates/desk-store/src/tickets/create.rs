@@ -18,9 +18,9 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::{timeline_rows, to_domain};
+use crate::StoreError;
 use crate::db::Db;
 use crate::entity::{counter, external_ref, ticket, timeline_entry};
-use crate::StoreError;
 
 /// Most tickets written in one transaction.
 const BATCH_MAX: usize = 64;
@@ -73,7 +73,9 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
                 }
             }
             Err(e) if requests.len() == 1 => {
-                let _ = replies.into_iter().next().map(|reply| reply.send(Err(e)));
+                if let Some(reply) = replies.into_iter().next() {
+                    let _ = reply.send(Err(e));
+                }
             }
             Err(_) => {
                 for (request, reply) in requests.iter().zip(replies) {
@@ -159,4 +161,59 @@ async fn write_batch(db: &Db, requests: &[CreateRequest]) -> Result<Vec<Ticket>,
     timeline_entry::Entity::insert_many(entries).exec_without_returning(&*tx).await?;
     tx.commit().await?;
     models.into_iter().zip(requests).map(|(m, r)| to_domain(m, r.new.external_refs.clone())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use desk_core::{ActorKind, ExternalRef, NewOrg, Severity};
+
+    use super::*;
+    use crate::{ConnectSettings, Store};
+
+    fn request(org: desk_core::OrgId, title: &str, jira: Option<&str>) -> CreateRequest {
+        CreateRequest {
+            new: NewTicket {
+                org_id: org,
+                requester_id: None,
+                title: title.into(),
+                description: String::new(),
+                severity: Severity::P3,
+                assignee_id: None,
+                external_refs: jira
+                    .map(|id| vec![ExternalRef { system: "jira".into(), external_id: id.into(), url: None }])
+                    .unwrap_or_default(),
+            },
+            actor: Actor { kind: ActorKind::System, person_id: None, name: "test".into() },
+            now: Utc::now(),
+            assignee_name: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bad_request_in_a_batch_fails_alone() {
+        let path = std::env::temp_dir().join(format!("desk-writer-{}.db", Uuid::now_v7().simple()));
+        let store =
+            Store::connect(&ConnectSettings::new(format!("sqlite://{}?mode=rwc", path.display()))).await.unwrap();
+        store.migrate().await.unwrap();
+        let org = store.create_org(NewOrg::parse("Org", None, None, None, None).unwrap(), Utc::now()).await.unwrap();
+
+        // Three requests waiting at once are one batch; the middle one repeats an
+        // external reference of the first.
+        let (tx, rx) = mpsc::channel(8);
+        let mut answers = Vec::new();
+        for (title, jira) in [("a", Some("J-1")), ("b", Some("J-1")), ("c", None)] {
+            let (reply, answer) = oneshot::channel();
+            tx.send((request(org.id, title, jira), reply)).await.unwrap();
+            answers.push(answer);
+        }
+        drop(tx);
+        run(store.db.clone(), rx).await;
+
+        let a = answers.remove(0).await.unwrap().unwrap();
+        let b = answers.remove(0).await.unwrap();
+        let c = answers.remove(0).await.unwrap().unwrap();
+        assert!(matches!(b, Err(StoreError::Conflict { code: "external_ref_taken", .. })), "{b:?}");
+        assert_eq!((a.number, c.number), (1, 2), "the failed request takes no number");
+        assert_eq!(store.ticket(a.id).await.unwrap().external_refs.len(), 1);
+    }
 }

@@ -22,8 +22,8 @@ use crate::{Store, StoreError, people};
 
 mod create;
 
-pub(crate) use create::TicketWriter;
 use create::CreateRequest;
+pub(crate) use create::TicketWriter;
 
 /// Which tickets to list.
 #[derive(Debug, Clone, Default)]
@@ -195,7 +195,9 @@ impl Store {
         // the same as it happening a moment later.
         let db = self.conn();
         require_org(db, new.org_id).await.map_err(|e| match e {
-            StoreError::NotFound { .. } => DomainError::invalid("org_id", format!("no organisation {}", new.org_id)).into(),
+            StoreError::NotFound { .. } => {
+                DomainError::invalid("org_id", format!("no organisation {}", new.org_id)).into()
+            }
             other => other,
         })?;
         if let Some(requester) = new.requester_id {
