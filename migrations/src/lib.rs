@@ -6,6 +6,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_create_core;
+mod m20261121_000002_desk_view_indexes;
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -14,6 +15,6 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261121_000001_create_core::Migration)]
+        vec![Box::new(m20261121_000001_create_core::Migration), Box::new(m20261121_000002_desk_view_indexes::Migration)]
     }
 }

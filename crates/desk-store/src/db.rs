@@ -159,6 +159,16 @@ impl Store {
         self.db.conn.execute_unprepared("SELECT 1").await.map(|_| ()).map_err(StoreError::Unavailable)
     }
 
+    /// Refreshes the query planner's statistics (`ANALYZE`). PostgreSQL's autovacuum does
+    /// this on its own when it is enabled; SQLite never does. Worth running after a bulk
+    /// load or an import, so the planner knows the table has grown.
+    pub async fn refresh_statistics(&self) -> Result<(), StoreError> {
+        // SQLite writes the statistics to a table, so this is a write like any other.
+        let tx = self.write().await?;
+        tx.execute_unprepared("ANALYZE").await?;
+        tx.commit().await
+    }
+
     /// Which database this is.
     pub fn backend(&self) -> Backend {
         self.db.backend

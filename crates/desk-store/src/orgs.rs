@@ -12,7 +12,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::entity::{org, person, ticket};
-use crate::pagination::{Cursor, Page, PageRequest};
+use crate::pagination::{Page, PageRequest};
 use crate::{Store, StoreError, people, tickets};
 
 /// Filters for listing organisations.
@@ -160,9 +160,7 @@ impl Store {
             query = query.filter(org::Column::Id.gt(after.id));
         }
         let rows = query.order_by(org::Column::Id, Order::Asc).limit(page.limit + 1).all(self.conn()).await?;
-        let page = Page::from_rows(rows, page.limit, |m| Cursor { scope: SCOPE.into(), id: m.id, at: None });
-        let items = page.items.into_iter().map(to_domain).collect::<Result<_, _>>()?;
-        Ok(Page { items, next_cursor: page.next_cursor })
+        Page::by_id(rows, page, SCOPE, |m| m.id, to_domain)
     }
 
     /// The Service Desk view of one organisation.

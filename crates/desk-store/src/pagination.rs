@@ -76,6 +76,19 @@ impl<T> Page<T> {
         Self { items: rows, next_cursor }
     }
 
+    /// Builds a page of rows ordered by id alone (most lists) and converts each row.
+    pub(crate) fn by_id<M, E>(
+        rows: Vec<M>,
+        page: &PageRequest,
+        scope: &str,
+        id_of: impl Fn(&M) -> Uuid,
+        convert: impl FnMut(M) -> Result<T, E>,
+    ) -> Result<Self, E> {
+        let rows = Page::from_rows(rows, page.limit, |m| Cursor { scope: scope.to_owned(), id: id_of(m), at: None });
+        let items = rows.items.into_iter().map(convert).collect::<Result<_, _>>()?;
+        Ok(Self { items, next_cursor: rows.next_cursor })
+    }
+
     /// Converts the rows, keeping the cursor.
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
         Page { items: self.items.into_iter().map(f).collect(), next_cursor: self.next_cursor }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::entity::person;
 use crate::orgs::{contains_pattern, lower, require_org};
-use crate::pagination::{Cursor, Page, PageRequest};
+use crate::pagination::{Page, PageRequest};
 use crate::{Store, StoreError};
 
 /// Filters for listing people.
@@ -157,8 +157,6 @@ impl Store {
             query = query.filter(person::Column::Id.gt(after.id));
         }
         let rows = query.order_by(person::Column::Id, Order::Asc).limit(page.limit + 1).all(self.conn()).await?;
-        let page = Page::from_rows(rows, page.limit, |m| Cursor { scope: SCOPE.into(), id: m.id, at: None });
-        let items = page.items.into_iter().map(to_domain).collect::<Result<_, _>>()?;
-        Ok(Page { items, next_cursor: page.next_cursor })
+        Page::by_id(rows, page, SCOPE, |m| m.id, to_domain)
     }
 }

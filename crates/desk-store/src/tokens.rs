@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::entity::api_token;
-use crate::pagination::{Cursor, Page, PageRequest};
+use crate::pagination::{Page, PageRequest};
 use crate::{Store, StoreError, people};
 
 /// Every token starts with this, so a leaked one is recognisable in logs and scanners.
@@ -172,9 +172,7 @@ impl Store {
             query = query.filter(api_token::Column::Id.gt(after.id));
         }
         let rows = query.order_by(api_token::Column::Id, Order::Asc).limit(page.limit + 1).all(self.conn()).await?;
-        let page = Page::from_rows(rows, page.limit, |m| Cursor { scope: "tokens".into(), id: m.id, at: None });
-        let items = page.items.into_iter().map(to_info).collect::<Result<_, _>>()?;
-        Ok(Page { items, next_cursor: page.next_cursor })
+        Page::by_id(rows, page, "tokens", |m| m.id, to_info)
     }
 
     /// Revokes a token; revoking twice keeps the first time.

@@ -382,9 +382,7 @@ impl Store {
             query = query.filter(comment::Column::Id.gt(after.id));
         }
         let rows = query.order_by(comment::Column::Id, Order::Asc).limit(page.limit + 1).all(self.conn()).await?;
-        let page = Page::from_rows(rows, page.limit, |m| Cursor { scope: scope.clone(), id: m.id, at: None });
-        let items = page.items.into_iter().map(comment_to_domain).collect::<Result<_, _>>()?;
-        Ok(Page { items, next_cursor: page.next_cursor })
+        Page::by_id(rows, page, &scope, |m| m.id, comment_to_domain)
     }
 
     /// The cursor scope of a ticket's timeline (cursors are per ticket).
@@ -407,9 +405,7 @@ impl Store {
         }
         let rows =
             query.order_by(timeline_entry::Column::Id, Order::Asc).limit(page.limit + 1).all(self.conn()).await?;
-        let page = Page::from_rows(rows, page.limit, |m| Cursor { scope: scope.clone(), id: m.id, at: None });
-        let items = page.items.into_iter().map(entry_to_domain).collect::<Result<_, _>>()?;
-        Ok(Page { items, next_cursor: page.next_cursor })
+        Page::by_id(rows, page, &scope, |m| m.id, entry_to_domain)
     }
 
     async fn ticket_exists(&self, id: TicketId) -> Result<(), StoreError> {
