@@ -48,6 +48,11 @@ impl ConnectSettings {
 pub struct Store {
     pub(crate) db: Db,
     tickets: TicketWriter,
+    /// Organisations known to exist. Organisations are never deleted (no route deletes
+    /// one, and tickets reference them with ON DELETE RESTRICT), so a positive answer
+    /// never goes stale; it saves a query on every ticket created. Whoever adds org
+    /// deletion must remove the id here.
+    pub(crate) known_orgs: Arc<std::sync::RwLock<std::collections::HashSet<uuid::Uuid>>>,
 }
 
 /// The pool and the write gate, without the background writers (which hold one).
@@ -141,7 +146,7 @@ impl Store {
         let write_gate = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
         let db = Db { conn, backend, write_gate };
         let tickets = TicketWriter::spawn(db.clone());
-        Ok(Self { db, tickets })
+        Ok(Self { db, tickets, known_orgs: Arc::default() })
     }
 
     /// Applies pending migrations.

@@ -96,7 +96,32 @@ fn unique_tenant(e: sea_orm::DbErr) -> StoreError {
     StoreError::on_unique(e, "lark_tenant_key_taken", "another organisation already has this Lark tenant key")
 }
 
+/// Most organisation ids remembered as existing; past it the set starts over.
+const KNOWN_ORGS_MAX: usize = 100_000;
+
 impl Store {
+    /// Whether an organisation exists (remembered once seen: organisations are never deleted).
+    pub(crate) async fn org_exists(&self, id: OrgId) -> Result<bool, StoreError> {
+        let read = |set: &std::collections::HashSet<Uuid>| set.contains(&id.as_uuid());
+        if self.known_orgs.read().map(|s| read(&s)).unwrap_or(false) {
+            return Ok(true);
+        }
+        let found = org::Entity::find_by_id(id.as_uuid())
+            .select_only()
+            .column(org::Column::Id)
+            .into_tuple::<Uuid>()
+            .one(self.conn())
+            .await?
+            .is_some();
+        if found && let Ok(mut set) = self.known_orgs.write() {
+            if set.len() >= KNOWN_ORGS_MAX {
+                set.clear();
+            }
+            set.insert(id.as_uuid());
+        }
+        Ok(found)
+    }
+
     /// Creates an organisation.
     pub async fn create_org(&self, new: NewOrg, now: DateTime<Utc>) -> Result<Org, StoreError> {
         let tx = self.write().await?;

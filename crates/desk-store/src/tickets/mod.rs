@@ -16,7 +16,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::entity::{comment, external_ref, ticket, timeline_entry};
-use crate::orgs::{contains_pattern, lower, require_org};
+use crate::orgs::{contains_pattern, lower};
 use crate::pagination::{Cursor, Page, PageRequest};
 use crate::{Store, StoreError, people};
 
@@ -194,12 +194,9 @@ impl Store {
         // concurrent deactivation can slip between the check and the insert, which is
         // the same as it happening a moment later.
         let db = self.conn();
-        require_org(db, new.org_id).await.map_err(|e| match e {
-            StoreError::NotFound { .. } => {
-                DomainError::invalid("org_id", format!("no organisation {}", new.org_id)).into()
-            }
-            other => other,
-        })?;
+        if !self.org_exists(new.org_id).await? {
+            return Err(DomainError::invalid("org_id", format!("no organisation {}", new.org_id)).into());
+        }
         if let Some(requester) = new.requester_id {
             match people::find(db, requester).await? {
                 Some(p) if p.is_staff() || p.org_id == Some(new.org_id) => {}
