@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_create_core;
 mod m20261121_000002_desk_view_indexes;
+mod m20261121_000003_create_integrations;
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -15,6 +16,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261121_000001_create_core::Migration), Box::new(m20261121_000002_desk_view_indexes::Migration)]
+        vec![
+            Box::new(m20261121_000001_create_core::Migration),
+            Box::new(m20261121_000002_desk_view_indexes::Migration),
+            Box::new(m20261121_000003_create_integrations::Migration),
+        ]
     }
 }

@@ -10,6 +10,7 @@ mod support;
 
 mod cli;
 mod input;
+mod integrations;
 mod openapi;
 mod ops;
 mod pagination;

@@ -34,6 +34,11 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/tickets/{id}/comments"),
     ("post", "/api/v1/tickets/{id}/comments"),
     ("get", "/api/v1/tickets/{id}/timeline"),
+    ("get", "/api/v1/integrations"),
+    ("post", "/api/v1/integrations"),
+    ("get", "/api/v1/integrations/{id}"),
+    ("patch", "/api/v1/integrations/{id}"),
+    ("post", "/api/v1/integrations/{id}/check"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

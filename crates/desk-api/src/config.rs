@@ -37,17 +37,7 @@ const KEYS: &[&str] = &[
     "max_body_bytes",
 ];
 
-/// How Larkdesk talks to Lark.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LarkMode {
-    /// Nothing is sent; the outbox keeps it.
-    Off,
-    /// Events arrive on the public webhook routes.
-    Webhook,
-    /// Events arrive over an outbound WebSocket; no public URL needed.
-    LongConnection,
-}
+pub use desk_core::LarkMode;
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

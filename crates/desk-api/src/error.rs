@@ -175,14 +175,20 @@ impl From<StoreError> for ApiError {
                     "org" => "org_not_found",
                     "person" => "person_not_found",
                     "token" => "token_not_found",
+                    "integration" => "integration_not_found",
                     _ => "not_found",
                 },
                 detail: e.to_string(),
             },
             StoreError::Conflict { code, detail } => Self::Conflict { code, detail, allowed: None },
             StoreError::Domain(d) => d.into(),
+            StoreError::Secret(desk_store::SealError::NoKey) => Self::Conflict {
+                code: "secret_key_missing",
+                detail: "the server has no DESK_SECRET_KEY, so it cannot store integration secrets; set it (32 bytes, base64) and restart".into(),
+                allowed: None,
+            },
             StoreError::Unavailable(_) => Self::Unavailable(e),
-            StoreError::Db(_) | StoreError::Corrupt { .. } => Self::Internal(e.into()),
+            StoreError::Db(_) | StoreError::Corrupt { .. } | StoreError::Secret(_) => Self::Internal(e.into()),
         }
     }
 }

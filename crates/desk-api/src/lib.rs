@@ -4,6 +4,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod integrations;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;

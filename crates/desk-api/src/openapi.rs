@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{Problem, ProblemField};
-use crate::routes::{health, orgs, people, tickets, tokens};
+use crate::routes::{health, integrations, orgs, people, tickets, tokens};
 
 /// The API description.
 #[derive(Debug, OpenApi)]
@@ -19,6 +19,7 @@ use crate::routes::{health, orgs, people, tickets, tokens};
         tokens::create, tokens::list, tokens::revoke,
         tickets::create, tickets::list, tickets::get, tickets::update, tickets::assign, tickets::transition,
         tickets::comment, tickets::list_comments, tickets::timeline,
+        integrations::create, integrations::list, integrations::get, integrations::update, integrations::check,
         serve,
     ),
     components(schemas(Problem, ProblemField)),
@@ -28,6 +29,7 @@ use crate::routes::{health, orgs, people, tickets, tokens};
         (name = "people", description = "Staff and customer members"),
         (name = "tickets", description = "Tickets, their actions, comments and timeline"),
         (name = "tokens", description = "API tokens"),
+        (name = "integrations", description = "Lark apps of customer organisations (secrets sealed, never returned)"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
     )
 )]

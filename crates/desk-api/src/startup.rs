@@ -8,7 +8,9 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
-use desk_store::{Clock, ConnectSettings, Store, SystemClock};
+use desk_core::{IntegrationInput, NewIntegration};
+use desk_store::{Clock, ConnectSettings, SecretBox, Store, SystemClock};
+use secrecy::ExposeSecret;
 use tracing_actix_web::TracingLogger;
 
 use crate::config::Settings;
@@ -33,6 +35,37 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Store> {
         .with_context(|| format!("connecting to {}", crate::config::redact_url(&settings.database_url)))
 }
 
+/// The `DESK_LARK_*` settings create or update the integration `default` at every start,
+/// for single-tenant deployments.
+async fn upsert_default_integration(
+    store: &Store,
+    settings: &Settings,
+    seal: Option<&SecretBox>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    let (Some(app_id), Some(secret)) = (&settings.lark_app_id, &settings.lark_app_secret) else { return Ok(()) };
+    if seal.is_none() {
+        anyhow::bail!("DESK_SECRET_KEY must be set when DESK_LARK_APP_SECRET is: secrets are stored sealed with it");
+    }
+    let token = settings.lark_verification_token.as_ref().map(|t| t.expose_secret().to_owned());
+    let key = settings.lark_encrypt_key.as_ref().map(|k| k.expose_secret().to_owned());
+    let new = NewIntegration::parse(IntegrationInput {
+        id: Some("default"),
+        name: Some("default"),
+        base_url: Some(&settings.lark_base_url),
+        app_id: Some(app_id),
+        app_secret: Some(secret.expose_secret()),
+        verification_token: token.as_deref(),
+        encrypt_key: key.as_deref(),
+        mode: Some(settings.lark_mode.as_str()),
+        monthly_budget: Some(settings.lark_monthly_budget),
+        ..IntegrationInput::default()
+    })
+    .map_err(|e| anyhow::anyhow!("DESK_LARK_* settings: {e}"))?;
+    store.upsert_integration(new, seal, now).await.context("creating the default integration")?;
+    Ok(())
+}
+
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
@@ -51,12 +84,20 @@ impl Application {
         if settings.migrate_on_start {
             store.migrate().await.context("applying migrations")?;
         }
+        let secret_box = settings
+            .secret_key
+            .as_ref()
+            .map(SecretBox::from_base64)
+            .transpose()
+            .context("DESK_SECRET_KEY must be 32 bytes, base64-encoded")?;
+        upsert_default_integration(&store, &settings, secret_box.as_ref(), clock.now()).await?;
         let listener =
             TcpListener::bind(&settings.listen).with_context(|| format!("binding DESK_LISTEN={}", settings.listen))?;
         let port = listener.local_addr()?.port();
         let state = AppState {
             store,
             clock,
+            secret_box,
             settings: Arc::new(settings),
             metrics: Metrics::new().context("registering metrics")?,
         };

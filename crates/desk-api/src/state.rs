@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use desk_store::{Clock, Store};
+use desk_store::{Clock, SecretBox, Store};
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
@@ -17,6 +17,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Loaded settings.
     pub settings: Arc<Settings>,
+    /// Seals and opens integration secrets (`DESK_SECRET_KEY`); `None` when unset.
+    pub secret_box: Option<SecretBox>,
     /// Prometheus registry and instruments.
     pub metrics: Metrics,
 }

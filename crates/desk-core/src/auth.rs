@@ -37,7 +37,8 @@ impl Role {
     pub const fn may(self, action: Action) -> bool {
         use Action::*;
         match action {
-            ManageTokens => matches!(self, Self::Admin),
+            ManageTokens | ManageIntegrations => matches!(self, Self::Admin),
+            ReadIntegrations => matches!(self, Self::Admin | Self::Tam),
             WriteOrg | WritePerson | AssignTicket => matches!(self, Self::Admin | Self::Tam),
             ReadOrg | ReadPerson | CreateTicket | ReadTicket | UpdateTicket | TakeTicket | TransitionTicket
             | CommentTicket => true,
@@ -66,6 +67,10 @@ impl FromStr for Role {
 pub enum Action {
     /// Create, list and revoke API tokens.
     ManageTokens,
+    /// Register and change Lark integrations (their secrets).
+    ManageIntegrations,
+    /// See integrations (never their secrets) and check them.
+    ReadIntegrations,
     /// Create or change a customer organisation.
     WriteOrg,
     /// Read organisations and their Service Desk view.

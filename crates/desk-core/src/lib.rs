@@ -3,6 +3,7 @@
 mod auth;
 mod error;
 mod ids;
+mod integration;
 mod org;
 mod person;
 mod ticket;
@@ -12,6 +13,9 @@ mod validation;
 pub use auth::{Action, Role};
 pub use error::DomainError;
 pub use ids::{CommentId, OrgId, PersonId, TicketId, TimelineEntryId, TokenId};
+pub use integration::{
+    FEISHU_BASE_URL, Integration, IntegrationInput, IntegrationPatch, LARK_BASE_URL, LarkMode, NewIntegration,
+};
 pub use org::{NewOrg, Org, OrgPatch, SupportPlan};
 pub use person::{NewPerson, Person, PersonInput, PersonKind, PersonPatch, PersonPatchInput};
 pub use ticket::{

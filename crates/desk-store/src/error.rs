@@ -31,6 +31,9 @@ pub enum StoreError {
     /// Anything else the database said.
     #[error("database error")]
     Db(#[source] DbErr),
+    /// A secret could not be sealed or opened (no or wrong DESK_SECRET_KEY).
+    #[error(transparent)]
+    Secret(#[from] crate::secrets::SealError),
     /// A stored value that the code cannot read (a status name it does not know, bad JSON).
     #[error("corrupt row in {table}: {detail}")]
     Corrupt {

@@ -2,6 +2,7 @@
 //! domain command, make one store call, map to a DTO. No sea-orm here.
 
 pub mod health;
+pub mod integrations;
 pub mod orgs;
 pub mod people;
 pub mod tickets;
@@ -43,7 +44,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/tickets/{id}/transition", web::post().to(tickets::transition))
                 .route("/tickets/{id}/comments", web::get().to(tickets::list_comments))
                 .route("/tickets/{id}/comments", web::post().to(tickets::comment))
-                .route("/tickets/{id}/timeline", web::get().to(tickets::timeline)),
+                .route("/tickets/{id}/timeline", web::get().to(tickets::timeline))
+                .route("/integrations", web::get().to(integrations::list))
+                .route("/integrations", web::post().to(integrations::create))
+                .route("/integrations/{id}", web::get().to(integrations::get))
+                .route("/integrations/{id}", web::patch().to(integrations::update))
+                .route("/integrations/{id}/check", web::post().to(integrations::check)),
         )
         .default_service(web::to(not_found));
 }

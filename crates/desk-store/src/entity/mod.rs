@@ -6,6 +6,7 @@ pub mod api_token;
 pub mod comment;
 pub mod counter;
 pub mod external_ref;
+pub mod integration;
 pub mod org;
 pub mod person;
 pub mod ticket;

@@ -1,0 +1,192 @@
+//! `/api/v1/integrations`: the Lark apps of customer organisations. Secrets go in and are
+//! sealed at rest; they never come out.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use desk_core::{Action, Integration, IntegrationInput, IntegrationPatch, NewIntegration, OrgId};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+use crate::extract::Body;
+use crate::integrations::{self, CheckReport};
+use crate::state::AppState;
+
+/// An integration, without its secrets.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntegrationDto {
+    /// Slug; the Lark callback routes are `/lark/{id}/events` and `/lark/{id}/cards`.
+    pub id: String,
+    /// The customer organisation.
+    pub org_id: Option<Uuid>,
+    /// Display name.
+    pub name: String,
+    /// Open API base URL.
+    pub base_url: String,
+    /// App ID.
+    pub app_id: String,
+    /// `webhook`, `long_connection` or `off`.
+    pub mode: String,
+    /// Lark API calls allowed per month.
+    pub monthly_budget: u32,
+    /// An App Secret is stored (always true).
+    pub has_app_secret: bool,
+    /// A verification token is stored.
+    pub has_verification_token: bool,
+    /// An encrypt key is stored.
+    pub has_encrypt_key: bool,
+    /// Where Lark should send events.
+    pub events_url: String,
+    /// Where Lark should send card actions.
+    pub cards_url: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl IntegrationDto {
+    fn new(i: Integration, public_url: &str) -> Self {
+        let public = public_url.trim_end_matches('/');
+        Self {
+            events_url: format!("{public}/lark/{}/events", i.id),
+            cards_url: format!("{public}/lark/{}/cards", i.id),
+            id: i.id,
+            org_id: i.org_id.map(|o| o.as_uuid()),
+            name: i.name,
+            base_url: i.base_url,
+            app_id: i.app_id,
+            mode: i.mode.as_str().to_owned(),
+            monthly_budget: i.monthly_budget,
+            has_app_secret: true,
+            has_verification_token: i.has_verification_token,
+            has_encrypt_key: i.has_encrypt_key,
+            created_at: i.created_at,
+            updated_at: i.updated_at,
+        }
+    }
+}
+
+/// A Lark app to register, or changes to one (secrets given are replaced).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationBody {
+    /// Slug (a-z, 0-9, -); `default` when absent. Ignored on change.
+    pub id: Option<String>,
+    /// The customer organisation whose tenant the app lives in.
+    pub org_id: Option<Uuid>,
+    /// Display name.
+    pub name: Option<String>,
+    /// `lark` (default) or `feishu`.
+    pub brand: Option<String>,
+    /// Explicit Open API base URL (e.g. lark-sim's); wins over `brand`.
+    pub base_url: Option<String>,
+    /// App ID (`cli_…`).
+    pub app_id: Option<String>,
+    /// App Secret.
+    pub app_secret: Option<String>,
+    /// Verification token (event subscriptions).
+    pub verification_token: Option<String>,
+    /// Encrypt key (event subscriptions).
+    pub encrypt_key: Option<String>,
+    /// `webhook` (default), `long_connection` or `off`.
+    pub mode: Option<String>,
+    /// Lark API calls allowed per month (default 10,000).
+    pub monthly_budget: Option<u32>,
+}
+
+impl IntegrationBody {
+    fn input(&self) -> IntegrationInput<'_> {
+        IntegrationInput {
+            id: self.id.as_deref(),
+            org_id: self.org_id.map(OrgId::from_uuid),
+            name: self.name.as_deref(),
+            brand: self.brand.as_deref(),
+            base_url: self.base_url.as_deref(),
+            app_id: self.app_id.as_deref(),
+            app_secret: self.app_secret.as_deref(),
+            verification_token: self.verification_token.as_deref(),
+            encrypt_key: self.encrypt_key.as_deref(),
+            mode: self.mode.as_deref(),
+            monthly_budget: self.monthly_budget,
+        }
+    }
+}
+
+/// All integrations.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntegrationList {
+    /// The integrations, by id.
+    pub items: Vec<IntegrationDto>,
+}
+
+/// Register a Lark app (admins only). Needs `DESK_SECRET_KEY` on the server.
+#[utoipa::path(post, path = "/api/v1/integrations", tag = "integrations", request_body = IntegrationBody,
+    security(("bearer" = [])),
+    responses((status = 201, body = IntegrationDto), (status = 403, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: Body<IntegrationBody>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Action::ManageIntegrations, "manage integrations")?;
+    let new = NewIntegration::parse(body.0.input())?;
+    let created = state.store.create_integration(new, state.secret_box.as_ref(), state.clock.now()).await?;
+    Ok(HttpResponse::Created().json(IntegrationDto::new(created, &state.settings.public_url)))
+}
+
+/// List integrations.
+#[utoipa::path(get, path = "/api/v1/integrations", tag = "integrations", security(("bearer" = [])),
+    responses((status = 200, body = IntegrationList), (status = 403, body = Problem)))]
+pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    caller.require(Action::ReadIntegrations, "read integrations")?;
+    let items = state.store.list_integrations().await?;
+    let public = &state.settings.public_url;
+    Ok(HttpResponse::Ok()
+        .json(IntegrationList { items: items.into_iter().map(|i| IntegrationDto::new(i, public)).collect() }))
+}
+
+/// Read an integration.
+#[utoipa::path(get, path = "/api/v1/integrations/{id}", tag = "integrations",
+    params(("id" = String, Path, description = "Integration id")), security(("bearer" = [])),
+    responses((status = 200, body = IntegrationDto), (status = 404, body = Problem)))]
+pub async fn get(state: web::Data<AppState>, caller: Caller, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    caller.require(Action::ReadIntegrations, "read integrations")?;
+    let integration = state.store.integration(&id).await?;
+    Ok(HttpResponse::Ok().json(IntegrationDto::new(integration, &state.settings.public_url)))
+}
+
+/// Change an integration; secrets given replace the stored ones (rotation).
+#[utoipa::path(patch, path = "/api/v1/integrations/{id}", tag = "integrations", request_body = IntegrationBody,
+    params(("id" = String, Path, description = "Integration id")), security(("bearer" = [])),
+    responses((status = 200, body = IntegrationDto), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: Body<IntegrationBody>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Action::ManageIntegrations, "manage integrations")?;
+    let patch = IntegrationPatch::parse(body.0.input())?;
+    let updated = state.store.update_integration(&id, patch, state.secret_box.as_ref(), state.clock.now()).await?;
+    Ok(HttpResponse::Ok().json(IntegrationDto::new(updated, &state.settings.public_url)))
+}
+
+/// Check the credentials against Lark: a token fetch and the bot's identity, each step
+/// reported with what to fix. Costs one Lark API call; nothing runs it on a schedule.
+#[utoipa::path(post, path = "/api/v1/integrations/{id}/check", tag = "integrations",
+    params(("id" = String, Path, description = "Integration id")), security(("bearer" = [])),
+    responses((status = 200, body = CheckReport), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn check(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Action::ReadIntegrations, "check integrations")?;
+    let report = integrations::check(&state.store, state.secret_box.as_ref(), &id).await?;
+    Ok(HttpResponse::Ok().json(report))
+}

@@ -1,0 +1,42 @@
+//! Identifier shapes Lark uses, filled with random hex.
+
+fn hex32() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+pub(crate) fn open_id() -> String {
+    format!("ou_{}", hex32())
+}
+
+pub(crate) fn union_id() -> String {
+    format!("on_{}", hex32())
+}
+
+pub(crate) fn user_id() -> String {
+    format!("u{:08x}", rand::random::<u32>())
+}
+
+pub(crate) fn chat_id() -> String {
+    format!("oc_{}", hex32())
+}
+
+pub(crate) fn message_id() -> String {
+    format!("om_{}", hex32())
+}
+
+pub(crate) fn thread_id() -> String {
+    format!("omt_{:016x}", rand::random::<u64>())
+}
+
+pub(crate) fn token() -> String {
+    format!("t-g{}{:08x}", hex32(), rand::random::<u32>())
+}
+
+pub(crate) fn link_token() -> String {
+    format!("{:08x}-{:04x}-{}", rand::random::<u32>(), rand::random::<u16>(), hex32())
+}
+
+/// Lark log ids are 34-character strings starting with the time; tests only need them unique.
+pub(crate) fn log_id() -> String {
+    format!("{}{:018x}", chrono::Utc::now().format("%Y%m%d%H%M%S"), rand::random::<u128>() >> 56)
+}
