@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod cards;
 mod client;
 mod error;
 mod token;
