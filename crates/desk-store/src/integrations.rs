@@ -1,7 +1,7 @@
 //! Integrations (one Lark app per customer organisation) and their sealed secrets.
 
 use chrono::{DateTime, Utc};
-use desk_core::{DomainError, Integration, IntegrationPatch, LarkMode, NewIntegration, OrgId};
+use desk_core::{Integration, IntegrationPatch, LarkMode, NewIntegration, OrgId};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr, EntityTrait, IntoActiveModel, Order, QueryOrder};
 use secrecy::SecretString;
 
@@ -49,15 +49,6 @@ fn conflict(e: DbErr) -> StoreError {
 }
 
 impl Store {
-    async fn check_org(&self, org: Option<OrgId>) -> Result<(), StoreError> {
-        match org {
-            Some(org) if !self.org_exists(org).await? => {
-                Err(DomainError::invalid("org_id", format!("no organisation {org}")).into())
-            }
-            _ => Ok(()),
-        }
-    }
-
     /// Registers an integration; its secrets are sealed with `seal` (DESK_SECRET_KEY).
     pub async fn create_integration(
         &self,
@@ -66,7 +57,9 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Integration, StoreError> {
         let seal = sealer(seal)?;
-        self.check_org(new.org_id).await?;
+        if let Some(org) = new.org_id {
+            self.check_org_ref(org).await?;
+        }
         let tx = self.write().await?;
         if integration::Entity::find_by_id(new.id.clone()).one(&*tx).await?.is_some() {
             return Err(StoreError::Conflict {
@@ -151,7 +144,9 @@ impl Store {
     ) -> Result<Integration, StoreError> {
         let rotating = patch.app_secret.is_some() || patch.verification_token.is_some() || patch.encrypt_key.is_some();
         let seal = if rotating { Some(sealer(seal)?) } else { None };
-        self.check_org(patch.org_id).await?;
+        if let Some(org) = patch.org_id {
+            self.check_org_ref(org).await?;
+        }
         let tx = self.write().await?;
         let mut model = integration::Entity::find_by_id(id.to_owned())
             .one(&*tx)

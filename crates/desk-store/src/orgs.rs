@@ -122,6 +122,16 @@ impl Store {
         Ok(found)
     }
 
+    /// Refuses an `org_id` field that names no organisation (a 422 naming the field, not a
+    /// 404: the request is wrong, not the URL).
+    pub(crate) async fn check_org_ref(&self, org: OrgId) -> Result<(), StoreError> {
+        if self.org_exists(org).await? {
+            Ok(())
+        } else {
+            Err(DomainError::invalid("org_id", format!("no organisation {org}")).into())
+        }
+    }
+
     /// Creates an organisation.
     pub async fn create_org(&self, new: NewOrg, now: DateTime<Utc>) -> Result<Org, StoreError> {
         let tx = self.write().await?;

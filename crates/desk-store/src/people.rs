@@ -10,7 +10,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::entity::person;
-use crate::orgs::{contains_pattern, lower, require_org};
+use crate::orgs::{contains_pattern, lower};
 use crate::pagination::{Page, PageRequest};
 use crate::{Store, StoreError};
 
@@ -56,13 +56,10 @@ fn unique_open_id(e: DbErr) -> StoreError {
 impl Store {
     /// Creates a person.
     pub async fn create_person(&self, new: NewPerson, now: DateTime<Utc>) -> Result<Person, StoreError> {
-        let tx = self.write().await?;
         if let Some(org) = new.org_id {
-            require_org(&*tx, org).await.map_err(|e| match e {
-                StoreError::NotFound { .. } => DomainError::invalid("org_id", format!("no organisation {org}")).into(),
-                other => other,
-            })?;
+            self.check_org_ref(org).await?;
         }
+        let tx = self.write().await?;
         let model = person::ActiveModel {
             id: Set(Uuid::now_v7()),
             kind: Set(new.kind.as_str().to_owned()),

@@ -194,9 +194,7 @@ impl Store {
         // concurrent deactivation can slip between the check and the insert, which is
         // the same as it happening a moment later.
         let db = self.conn();
-        if !self.org_exists(new.org_id).await? {
-            return Err(DomainError::invalid("org_id", format!("no organisation {}", new.org_id)).into());
-        }
+        self.check_org_ref(new.org_id).await?;
         if let Some(requester) = new.requester_id {
             match people::find(db, requester).await? {
                 Some(p) if p.is_staff() || p.org_id == Some(new.org_id) => {}
