@@ -87,6 +87,17 @@ async fn bad_bodies_are_refused_and_write_nothing(db: Db) {
     };
     let p = app.get(&format!("/api/v1/tickets?cursor={org_cursor}"), a).await.expect_problem(400, "invalid_query");
     assert_eq!(p["errors"][0]["field"], "cursor");
+    // A well-formed cursor for the `updated` order that lacks its time: forged, so a 400.
+    let forged = {
+        use base64::Engine as _;
+        let json = format!(r#"{{"s":"tickets:updated","id":"{}"}}"#, uuid::Uuid::nil());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+    };
+    let p = app
+        .get(&format!("/api/v1/tickets?order=updated&cursor={forged}"), a)
+        .await
+        .expect_problem(400, "invalid_query");
+    assert_eq!(p["errors"][0]["field"], "cursor");
     app.get("/api/v1/tickets/not-a-uuid", a).await.expect_problem(404, "not_found");
     app.get(&format!("/api/v1/tickets/{}", uuid::Uuid::nil()), a).await.expect_problem(404, "ticket_not_found");
     app.post(&format!("/api/v1/tickets/{}/comments", uuid::Uuid::nil()), a, json!({ "body": "hello?" }))

@@ -10,7 +10,7 @@ use desk_core::{
     Action, Comment, NewComment, NewTicket, NewTicketInput, OrgId, PersonId, Severity, Ticket, TicketId, TicketPatch,
     TicketStatus, TimelineEntry,
 };
-use desk_store::{Store, TicketFilter, TicketOrder};
+use desk_store::{CursorError, Store, TicketFilter, TicketOrder};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -385,6 +385,9 @@ pub async fn list(
     caller.require(Action::ReadTicket, "read tickets")?;
     let (filter, order, page) = query.0.parse()?;
     let page = page.to_request(Store::tickets_scope(order))?;
+    if page.after.as_ref().is_some_and(|c| !order.accepts(c)) {
+        return Err(ApiError::bad_query("cursor", CursorError::Malformed.to_string()));
+    }
     let page = state.store.list_tickets(&filter, order, &page).await?;
     Ok(HttpResponse::Ok().json(TicketList {
         items: page.items.into_iter().map(TicketDto::from).collect(),

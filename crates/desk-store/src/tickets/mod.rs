@@ -59,6 +59,12 @@ pub enum TicketOrder {
 }
 
 impl TicketOrder {
+    /// Whether `cursor` can continue a list in this order: the `updated` order resumes
+    /// from a time, so a cursor without one (forged, never issued) cannot.
+    pub fn accepts(self, cursor: &Cursor) -> bool {
+        self != Self::Updated || cursor.at.is_some()
+    }
+
     fn scope(self) -> &'static str {
         match self {
             Self::Newest => "tickets:newest",
