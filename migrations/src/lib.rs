@@ -8,6 +8,8 @@ pub use sea_orm_migration::prelude::*;
 mod m20261121_000001_create_core;
 mod m20261121_000002_desk_view_indexes;
 mod m20261121_000003_create_integrations;
+mod m20261121_000004_person_preferences;
+mod m20261121_000005_create_notifications;
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -20,6 +22,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_create_core::Migration),
             Box::new(m20261121_000002_desk_view_indexes::Migration),
             Box::new(m20261121_000003_create_integrations::Migration),
+            Box::new(m20261121_000004_person_preferences::Migration),
+            Box::new(m20261121_000005_create_notifications::Migration),
         ]
     }
 }

@@ -39,6 +39,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/integrations/{id}"),
     ("patch", "/api/v1/integrations/{id}"),
     ("post", "/api/v1/integrations/{id}/check"),
+    ("get", "/api/v1/integrations/{id}/budget"),
+    ("get", "/api/v1/integrations/{id}/status"),
+    ("get", "/api/v1/notifications"),
+    ("get", "/api/v1/notifications/{id}"),
+    ("post", "/api/v1/notifications/{id}/retry"),
+    ("get", "/api/v1/notification-rules"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

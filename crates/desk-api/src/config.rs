@@ -31,6 +31,7 @@ const KEYS: &[&str] = &[
     "lark_verification_token",
     "lark_encrypt_key",
     "notify_window",
+    "lark_request_timeout",
     "lark_monthly_budget",
     "migrate_on_start",
     "log_format",
@@ -86,6 +87,9 @@ pub struct Settings {
     /// `DESK_NOTIFY_WINDOW`: at most one notification per person per this long.
     #[serde(with = "humantime_serde")]
     pub notify_window: Duration,
+    /// `DESK_LARK_REQUEST_TIMEOUT`: how long one Lark call may take before it is retried.
+    #[serde(with = "humantime_serde")]
+    pub lark_request_timeout: Duration,
     /// `DESK_LARK_MONTHLY_BUDGET`: Lark API calls allowed per month per integration.
     pub lark_monthly_budget: u32,
     /// `DESK_MIGRATE_ON_START`: `desk serve` migrates first (turn off with several instances).
@@ -221,6 +225,9 @@ impl Settings {
         if self.notify_window.is_zero() {
             return invalid("DESK_NOTIFY_WINDOW", "must be longer than zero, like 10m");
         }
+        if self.lark_request_timeout.is_zero() {
+            return invalid("DESK_LARK_REQUEST_TIMEOUT", "must be longer than zero, like 10s");
+        }
         if self.lark_monthly_budget == 0 {
             return invalid("DESK_LARK_MONTHLY_BUDGET", "must be at least 1");
         }
@@ -269,7 +276,7 @@ mod tests {
         for key in json.as_object().unwrap().keys() {
             assert!(KEYS.contains(&key.as_str()), "{key} is not in KEYS");
         }
-        assert_eq!(KEYS.len(), 17, "a new setting needs its key in KEYS and a default or #[serde(default)]");
+        assert_eq!(KEYS.len(), 18, "a new setting needs its key in KEYS and a default or #[serde(default)]");
     }
 
     #[test]

@@ -176,6 +176,7 @@ impl From<StoreError> for ApiError {
                     "person" => "person_not_found",
                     "token" => "token_not_found",
                     "integration" => "integration_not_found",
+                    "notification" => "notification_not_found",
                     _ => "not_found",
                 },
                 detail: e.to_string(),

@@ -11,6 +11,7 @@ pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod workers;
 
 pub use config::Settings;
 pub use startup::Application;

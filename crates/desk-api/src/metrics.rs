@@ -9,6 +9,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, web};
+use lark_notify::dispatch::DispatchReport;
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
 use tracing_actix_web::RequestId;
 
@@ -20,6 +21,7 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    dispatch: IntCounterVec,
 }
 
 impl Metrics {
@@ -39,9 +41,17 @@ impl Metrics {
             .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
             &labels,
         )?;
+        let dispatch = IntCounterVec::new(
+            Opts::new(
+                "desk_notifications_total",
+                "Notification work done: planned, composed, sent, retried, parked, and deferred (queued at the Lark budget)",
+            ),
+            &["outcome"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
-        Ok(Self { registry, requests, latency })
+        registry.register(Box::new(dispatch.clone()))?;
+        Ok(Self { registry, requests, latency, dispatch })
     }
 
     /// The Prometheus text exposition of everything registered.
@@ -50,6 +60,20 @@ impl Metrics {
         // Encoding into a Vec cannot fail for well-formed metric families.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// Counts what a dispatcher pass did.
+    pub fn record_dispatch(&self, r: &DispatchReport) {
+        for (outcome, n) in [
+            ("planned", r.planned),
+            ("composed", r.composed),
+            ("sent", r.sent),
+            ("retried", r.retried),
+            ("parked", r.parked),
+            ("deferred", r.deferred),
+        ] {
+            self.dispatch.with_label_values(&[outcome]).inc_by(u64::try_from(n).unwrap_or(0));
+        }
     }
 
     fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{Problem, ProblemField};
-use crate::routes::{health, integrations, orgs, people, tickets, tokens};
+use crate::routes::{health, integrations, notifications, orgs, people, tickets, tokens};
 
 /// The API description.
 #[derive(Debug, OpenApi)]
@@ -20,6 +20,8 @@ use crate::routes::{health, integrations, orgs, people, tickets, tokens};
         tickets::create, tickets::list, tickets::get, tickets::update, tickets::assign, tickets::transition,
         tickets::comment, tickets::list_comments, tickets::timeline,
         integrations::create, integrations::list, integrations::get, integrations::update, integrations::check,
+        integrations::budget, integrations::status,
+        notifications::list, notifications::get, notifications::retry, notifications::rules,
         serve,
     ),
     components(schemas(Problem, ProblemField)),
@@ -30,6 +32,7 @@ use crate::routes::{health, integrations, orgs, people, tickets, tokens};
         (name = "tickets", description = "Tickets, their actions, comments and timeline"),
         (name = "tokens", description = "API tokens"),
         (name = "integrations", description = "Lark apps of customer organisations (secrets sealed, never returned)"),
+        (name = "notifications", description = "Cards to people and chats: queued, sent, parked; who is told what"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
     )
 )]

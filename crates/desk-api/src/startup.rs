@@ -13,16 +13,21 @@ use desk_store::{Clock, ConnectSettings, SecretBox, Store, SystemClock};
 use secrecy::ExposeSecret;
 use tracing_actix_web::TracingLogger;
 
+use lark_notify::dispatch::{Dispatcher, DispatcherSettings, Lanes};
+use tokio_util::sync::CancellationToken;
+
 use crate::config::Settings;
 use crate::metrics::{self, Metrics};
 use crate::routes;
 use crate::state::AppState;
+use crate::workers;
 
 /// A bound, ready-to-run server.
 pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
+    workers: bool,
 }
 
 /// Connects to the database named by the settings.
@@ -94,12 +99,21 @@ impl Application {
         let listener =
             TcpListener::bind(&settings.listen).with_context(|| format!("binding DESK_LISTEN={}", settings.listen))?;
         let port = listener.local_addr()?.port();
+        let lanes = Lanes::new(store.clone(), secret_box.clone(), clock.clone(), settings.lark_request_timeout);
+        let dispatcher = Dispatcher::new(
+            store.clone(),
+            clock.clone(),
+            lanes.clone(),
+            DispatcherSettings::new(settings.notify_window, settings.public_url.trim_end_matches('/')),
+        );
         let state = AppState {
             store,
             clock,
             secret_box,
             settings: Arc::new(settings),
             metrics: Metrics::new().context("registering metrics")?,
+            lanes,
+            dispatcher,
         };
         let data = web::Data::new(state.clone());
         // The body extractor reads through actix's payload limit; keep both at the setting.
@@ -115,7 +129,7 @@ impl Application {
         .listen(listener)?
         .shutdown_timeout(10)
         .run();
-        Ok(Self { port, server, state })
+        Ok(Self { port, server, state, workers: true })
     }
 
     /// The bound port (useful with `DESK_LISTEN=127.0.0.1:0`).
@@ -128,8 +142,27 @@ impl Application {
         &self.state
     }
 
-    /// Serves until the process is told to stop (SIGINT/SIGTERM).
+    /// Leaves the background workers off: whoever holds the state drives the
+    /// dispatcher (tests do, with a manual clock).
+    pub fn without_workers(mut self) -> Self {
+        self.workers = false;
+        self
+    }
+
+    /// Serves, and runs the background workers, until the process is told to stop
+    /// (SIGINT/SIGTERM); then lets the workers finish their pass.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let shutdown = CancellationToken::new();
+        let worker = self.workers.then(|| {
+            workers::spawn_dispatcher(self.state.dispatcher.clone(), self.state.metrics.clone(), shutdown.clone())
+        });
+        let served = self.server.await;
+        shutdown.cancel();
+        if let Some(worker) = worker
+            && let Err(e) = worker.await
+        {
+            tracing::error!(error = %e, "the dispatcher stopped abnormally");
+        }
+        served
     }
 }

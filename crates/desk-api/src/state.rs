@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use desk_store::{Clock, SecretBox, Store};
+use lark_notify::dispatch::{Dispatcher, Lanes};
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
@@ -21,4 +22,8 @@ pub struct AppState {
     pub secret_box: Option<SecretBox>,
     /// Prometheus registry and instruments.
     pub metrics: Metrics,
+    /// One Lark client per integration, shared by everything that calls Lark.
+    pub lanes: Lanes,
+    /// Delivers notifications (the background worker runs it; tests drive it).
+    pub dispatcher: Dispatcher,
 }

@@ -4,8 +4,10 @@ mod auth;
 mod error;
 mod ids;
 mod integration;
+pub mod notify;
 mod org;
 mod person;
+mod preferences;
 mod ticket;
 mod timeline;
 mod validation;
@@ -18,6 +20,7 @@ pub use integration::{
 };
 pub use org::{NewOrg, Org, OrgPatch, SupportPlan};
 pub use person::{NewPerson, Person, PersonInput, PersonKind, PersonPatch, PersonPatchInput};
+pub use preferences::{DEFAULT_TIME_ZONE, Locale, QuietHours, parse_time_zone};
 pub use ticket::{
     Comment, CommentVisibility, ExternalRef, NewComment, NewTicket, NewTicketInput, Severity, Ticket, TicketPatch,
     TicketStatus, check_transition,

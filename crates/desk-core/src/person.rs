@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::org::{LARK_ID_MAX, NAME_MAX};
-use crate::{DomainError, OrgId, PersonId, Role, Validation};
+use crate::preferences::{check_locale, check_time_zone};
+use crate::{DEFAULT_TIME_ZONE, DomainError, Locale, OrgId, PersonId, QuietHours, Role, Validation};
 
 /// Which side of the support relationship a person is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -69,6 +70,12 @@ pub struct Person {
     pub lark_union_id: Option<String>,
     /// Whether the person may still act and be assigned.
     pub active: bool,
+    /// The language their notifications are written in.
+    pub locale: Locale,
+    /// IANA time zone name (`Asia/Shanghai`): the clock their quiet hours are read on.
+    pub time_zone: String,
+    /// When notifications to them wait, if ever.
+    pub quiet_hours: Option<QuietHours>,
     /// When created.
     pub created_at: DateTime<Utc>,
     /// When last changed.
@@ -101,6 +108,12 @@ pub struct NewPerson {
     pub lark_open_id: Option<String>,
     /// Lark union_id.
     pub lark_union_id: Option<String>,
+    /// Notification language.
+    pub locale: Locale,
+    /// IANA time zone name.
+    pub time_zone: String,
+    /// Quiet hours.
+    pub quiet_hours: Option<QuietHours>,
 }
 
 /// Raw fields of a person, as a client sent them.
@@ -122,6 +135,12 @@ pub struct PersonInput<'a> {
     pub lark_open_id: Option<&'a str>,
     /// Lark union_id.
     pub lark_union_id: Option<&'a str>,
+    /// `en` or `zh` (a region such as `zh-CN` is accepted); `en` when absent.
+    pub locale: Option<&'a str>,
+    /// IANA time zone name; `UTC` when absent.
+    pub time_zone: Option<&'a str>,
+    /// Quiet hours as `(start, end)`, each `HH:MM`.
+    pub quiet_hours: Option<(&'a str, &'a str)>,
 }
 
 impl NewPerson {
@@ -167,8 +186,23 @@ impl NewPerson {
         let mobile = v.mobile("mobile", input.mobile);
         let lark_open_id = v.optional_line("lark_open_id", input.lark_open_id, LARK_ID_MAX);
         let lark_union_id = v.optional_line("lark_union_id", input.lark_union_id, LARK_ID_MAX);
+        let locale = input.locale.map(|l| check_locale(&mut v, l)).unwrap_or_default();
+        let time_zone = input.time_zone.map_or_else(|| DEFAULT_TIME_ZONE.to_owned(), |tz| check_time_zone(&mut v, tz));
+        let quiet_hours = input.quiet_hours.map(|(start, end)| QuietHours::check(&mut v, start, end));
         let kind = kind.unwrap_or(PersonKind::Customer);
-        v.finish(Self { kind, role, org_id: input.org_id, name, email, mobile, lark_open_id, lark_union_id })
+        v.finish(Self {
+            kind,
+            role,
+            org_id: input.org_id,
+            name,
+            email,
+            mobile,
+            lark_open_id,
+            lark_union_id,
+            locale,
+            time_zone,
+            quiet_hours,
+        })
     }
 }
 
@@ -189,6 +223,12 @@ pub struct PersonPatch {
     pub lark_union_id: Option<Option<String>>,
     /// Activate or deactivate.
     pub active: Option<bool>,
+    /// New notification language.
+    pub locale: Option<Locale>,
+    /// New IANA time zone name.
+    pub time_zone: Option<String>,
+    /// New or cleared quiet hours.
+    pub quiet_hours: Option<Option<QuietHours>>,
 }
 
 /// Raw fields of a person update; outer `None` means "not sent".
@@ -208,6 +248,12 @@ pub struct PersonPatchInput<'a> {
     pub lark_union_id: Option<Option<&'a str>>,
     /// Active flag.
     pub active: Option<bool>,
+    /// Notification language.
+    pub locale: Option<&'a str>,
+    /// IANA time zone name.
+    pub time_zone: Option<&'a str>,
+    /// Quiet hours as `(start, end)`; `Some(None)` clears them.
+    pub quiet_hours: Option<Option<(&'a str, &'a str)>>,
 }
 
 impl PersonPatch {
@@ -227,7 +273,21 @@ impl PersonPatch {
         let mobile = input.mobile.map(|m| v.mobile("mobile", m));
         let lark_open_id = input.lark_open_id.map(|x| v.optional_line("lark_open_id", x, LARK_ID_MAX));
         let lark_union_id = input.lark_union_id.map(|x| v.optional_line("lark_union_id", x, LARK_ID_MAX));
-        let patch = Self { name, role, email, mobile, lark_open_id, lark_union_id, active: input.active };
+        let locale = input.locale.map(|l| check_locale(&mut v, l));
+        let time_zone = input.time_zone.map(|tz| check_time_zone(&mut v, tz));
+        let quiet_hours = input.quiet_hours.map(|q| q.map(|(start, end)| QuietHours::check(&mut v, start, end)));
+        let patch = Self {
+            name,
+            role,
+            email,
+            mobile,
+            lark_open_id,
+            lark_union_id,
+            active: input.active,
+            locale,
+            time_zone,
+            quiet_hours,
+        };
         if patch == Self::default() {
             v.fail("", "name at least one field to change");
         }
@@ -260,6 +320,52 @@ mod tests {
         let DomainError::Invalid(errors) = NewPerson::parse(input).unwrap_err() else { panic!() };
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["role", "org_id"]);
+    }
+
+    #[test]
+    fn preferences_default_to_english_utc_and_no_quiet_hours() {
+        let p = NewPerson::parse(staff()).unwrap();
+        assert_eq!((p.locale, p.time_zone.as_str(), p.quiet_hours), (Locale::En, "UTC", None));
+    }
+
+    #[test]
+    fn preferences_are_checked_and_kept() {
+        let input = PersonInput {
+            locale: Some("zh-CN"),
+            time_zone: Some("Asia/Shanghai"),
+            quiet_hours: Some(("22:00", "07:00")),
+            ..staff()
+        };
+        let p = NewPerson::parse(input).unwrap();
+        assert_eq!(p.locale, Locale::Zh);
+        assert_eq!(p.time_zone, "Asia/Shanghai");
+        assert_eq!(p.quiet_hours, Some(QuietHours::parse("22:00", "07:00").unwrap()));
+    }
+
+    #[test]
+    fn every_bad_preference_is_named_at_once() {
+        let input = PersonInput {
+            locale: Some("fr"),
+            time_zone: Some("Moon/Base"),
+            quiet_hours: Some(("25:00", "7")),
+            ..staff()
+        };
+        let DomainError::Invalid(errors) = NewPerson::parse(input).unwrap_err() else { panic!() };
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["locale", "time_zone", "quiet_hours.start", "quiet_hours.end"]);
+    }
+
+    #[test]
+    fn a_patch_of_preferences_alone_is_a_patch() {
+        let only_time_zone = PersonPatchInput { time_zone: Some("Europe/London"), ..Default::default() };
+        assert_eq!(PersonPatch::parse(only_time_zone).unwrap().time_zone.as_deref(), Some("Europe/London"));
+        let clear = PersonPatch::parse(PersonPatchInput { quiet_hours: Some(None), ..Default::default() }).unwrap();
+        assert_eq!(clear.quiet_hours, Some(None));
+        let locale = PersonPatch::parse(PersonPatchInput { locale: Some("en"), ..Default::default() }).unwrap();
+        assert_eq!(locale.locale, Some(Locale::En));
+        let same = PersonPatchInput { quiet_hours: Some(Some(("08:00", "08:00"))), ..Default::default() };
+        let DomainError::Invalid(errors) = PersonPatch::parse(same).unwrap_err() else { panic!() };
+        assert_eq!(errors[0].field, "quiet_hours");
     }
 
     #[test]

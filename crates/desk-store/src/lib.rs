@@ -5,6 +5,7 @@ mod db;
 pub mod entity;
 mod error;
 mod integrations;
+mod notify;
 mod orgs;
 mod pagination;
 mod people;
@@ -16,6 +17,10 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::{Backend, ConnectSettings, Store};
 pub use error::StoreError;
 pub use integrations::IntegrationSecrets;
+pub use notify::{
+    BudgetUsage, ComposeInput, DeliveryFilter, LedgerEntry, LedgerSummary, NotificationRequest, Outgoing, PlanReport,
+    Rendered,
+};
 pub use orgs::{DeskView, OrgFilter, StatusCounts};
 pub use pagination::{Cursor, CursorError, Page, PageRequest};
 pub use people::PersonFilter;

@@ -1,7 +1,7 @@
 //! People: staff and customer members.
 
 use chrono::{DateTime, Utc};
-use desk_core::{DomainError, NewPerson, OrgId, Person, PersonId, PersonKind, PersonPatch, Role};
+use desk_core::{DomainError, NewPerson, OrgId, Person, PersonId, PersonKind, PersonPatch, QuietHours, Role};
 use sea_orm::sea_query::{Condition, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, Order,
@@ -29,6 +29,11 @@ pub struct PersonFilter {
 
 pub(crate) fn to_domain(m: person::Model) -> Result<Person, StoreError> {
     let corrupt = |e: DomainError| StoreError::corrupt("people", e);
+    let quiet_hours = match (m.quiet_start.as_deref(), m.quiet_end.as_deref()) {
+        (Some(start), Some(end)) => Some(QuietHours::parse(start, end).map_err(corrupt)?),
+        (None, None) => None,
+        _ => return Err(StoreError::corrupt("people", "quiet_start and quiet_end must be both set or both null")),
+    };
     Ok(Person {
         id: PersonId::from_uuid(m.id),
         kind: m.kind.parse().map_err(corrupt)?,
@@ -40,6 +45,11 @@ pub(crate) fn to_domain(m: person::Model) -> Result<Person, StoreError> {
         lark_open_id: m.lark_open_id,
         lark_union_id: m.lark_union_id,
         active: m.active,
+        locale: m.locale.parse().map_err(corrupt)?,
+        // Not checked against the tz database: a name a later release drops must not make
+        // the person unreadable, and the quiet-hours policy reads an unknown zone as UTC.
+        time_zone: m.time_zone,
+        quiet_hours,
         created_at: m.created_at,
         updated_at: m.updated_at,
     })
@@ -73,6 +83,10 @@ impl Store {
             active: Set(true),
             created_at: Set(now),
             updated_at: Set(now),
+            locale: Set(new.locale.as_str().to_owned()),
+            time_zone: Set(new.time_zone),
+            quiet_start: Set(new.quiet_hours.map(|q| q.start_str())),
+            quiet_end: Set(new.quiet_hours.map(|q| q.end_str())),
         }
         .insert(&*tx)
         .await
@@ -122,6 +136,16 @@ impl Store {
         }
         if let Some(active) = patch.active {
             model.active = Set(active);
+        }
+        if let Some(locale) = patch.locale {
+            model.locale = Set(locale.as_str().to_owned());
+        }
+        if let Some(time_zone) = patch.time_zone {
+            model.time_zone = Set(time_zone);
+        }
+        if let Some(quiet_hours) = patch.quiet_hours {
+            model.quiet_start = Set(quiet_hours.map(|q| q.start_str()));
+            model.quiet_end = Set(quiet_hours.map(|q| q.end_str()));
         }
         model.updated_at = Set(now);
         let model = model.update(&*tx).await.map_err(unique_open_id)?;

@@ -221,7 +221,7 @@ fn count_components(elements: &[Value]) -> usize {
 }
 
 /// Every fixed text on the cards, in each language: the one template source.
-fn text(lang: Lang, key: &str) -> &'static str {
+pub(crate) fn text(lang: Lang, key: &str) -> &'static str {
     let (en, zh) = match key {
         "severity" => ("Severity", "严重程度"),
         "status" => ("Status", "状态"),
@@ -239,6 +239,7 @@ fn text(lang: Lang, key: &str) -> &'static str {
         "resolved" => ("Resolved", "已解决"),
         "closed" => ("Closed", "已关闭"),
         "updates" => ("updates while you were away", "条更新"),
+        "update" => ("update while you were away", "条更新"),
         "main_group_intro" => (
             "Your support desk: open a ticket or see every ticket of your organisation.",
             "您的技术支持服务台：创建工单，或查看本组织的全部工单。",
@@ -247,6 +248,21 @@ fn text(lang: Lang, key: &str) -> &'static str {
         "acknowledged_by" => ("Acknowledged by", "已由以下人员接手"),
         "next_update_by" => ("Next update by", "下次更新不晚于"),
         "not_acknowledged" => ("Not yet acknowledged: paging on-call", "尚未接手：正在呼叫值班工程师"),
+        "created" => ("{actor} opened the ticket", "{actor} 创建了工单"),
+        "assigned" => ("{actor} assigned it to {to}", "{actor} 将工单分配给 {to}"),
+        "status_changed" => ("{actor} moved it from {from} to {to}", "{actor} 将状态从「{from}」改为「{to}」"),
+        "commented" => ("{actor} commented: {text}", "{actor} 评论：{text}"),
+        "internal_note" => ("{actor} left an internal note: {text}", "{actor} 添加了内部备注：{text}"),
+        "budget_alert" => (
+            "{pct}% of this month's Lark API budget is used ({used} of {budget} calls). Delivery now: {level}.",
+            "本月 Lark API 调用额度已用 {pct}%（{used}/{budget} 次）。当前投递方式：{level}。",
+        ),
+        "normal" => ("normal", "正常"),
+        "merge_edits" => ("card edits merged", "合并卡片更新"),
+        "digests_only" => ("digests only", "仅发送摘要"),
+        "emergencies_only" => ("emergencies only", "仅发送紧急通知"),
+        "digest_heading" => ("Larkdesk: what you missed", "Larkdesk：您错过的更新"),
+        "budget_heading" => ("Larkdesk: Lark API budget", "Larkdesk：Lark API 调用额度"),
         _ => ("", ""),
     };
     match lang {
@@ -255,7 +271,7 @@ fn text(lang: Lang, key: &str) -> &'static str {
     }
 }
 
-fn label(lang: Lang, key: &str) -> &str {
+pub(crate) fn label(lang: Lang, key: &str) -> &str {
     match text(lang, key) {
         "" => key,
         known => known,
@@ -279,6 +295,8 @@ pub struct TicketCard<'a> {
     pub assignee: Option<&'a str>,
     /// The Service Desk page.
     pub desk_url: &'a str,
+    /// What just happened to the ticket, one line each, oldest first.
+    pub news: &'a [String],
 }
 
 /// The ticket card: title, severity colour, status, assignee, and the actions.
@@ -286,7 +304,14 @@ pub fn ticket_card(t: &TicketCard<'_>, lang: Lang) -> Result<Value, CardError> {
     let closed = matches!(t.status, "resolved" | "closed");
     let colour = if closed { Colour::Grey } else { Colour::of_severity(t.severity) };
     let action = |name: &str| json!({ "action": name, "ticket_id": t.ticket_id });
-    let mut card = CardBuilder::new(&format!("#{} {}", t.number, t.title), colour).fields(&[
+    let mut card = CardBuilder::new(&format!("#{} {}", t.number, t.title), colour);
+    if !t.news.is_empty() {
+        // The newest lines matter most; keep the card well inside Lark's limits.
+        let shown: Vec<String> =
+            t.news.iter().rev().take(20).rev().map(|l| format!("- {}", truncate(l, 300))).collect();
+        card = card.markdown(&shown.join("\n"));
+    }
+    card = card.fields(&[
         (text(lang, "severity"), t.severity),
         (text(lang, "status"), label(lang, t.status)),
         (text(lang, "assignee"), t.assignee.unwrap_or(text(lang, "unassigned"))),
@@ -302,7 +327,8 @@ pub fn ticket_card(t: &TicketCard<'_>, lang: Lang) -> Result<Value, CardError> {
 
 /// The digest card: what happened while the reader's window was closed, merged into one.
 pub fn digest_card(heading: &str, lines: &[String], lang: Lang) -> Result<Value, CardError> {
-    let subtitle = format!("{} {}", lines.len(), text(lang, "updates"));
+    let noun = if lines.len() == 1 { "update" } else { "updates" };
+    let subtitle = format!("{} {}", lines.len(), text(lang, noun));
     // Keep well inside 30 KB whatever piled up: the newest lines matter most.
     let shown: Vec<String> = lines.iter().rev().take(50).rev().map(|l| format!("- {}", truncate(l, 300))).collect();
     CardBuilder::new(heading, Colour::Blue).subtitle(&subtitle).markdown(&shown.join("\n")).build()
@@ -405,6 +431,7 @@ mod tests {
             status,
             assignee: None,
             desk_url: "https://desk.example/orgs/1",
+            news: &[],
         }
     }
 

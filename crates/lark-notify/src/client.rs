@@ -99,6 +99,18 @@ pub struct CallRecord {
     pub status: Option<u16>,
     /// Time from sending to the answer.
     pub elapsed: Duration,
+    /// What the call was for, as the caller said with [`with_purpose`].
+    pub purpose: Option<&'static str>,
+}
+
+tokio::task_local! {
+    static PURPOSE: &'static str;
+}
+
+/// Runs `f` with every Lark call inside it labelled `purpose` in its [`CallRecord`]
+/// (a notification class, `group`, …): the ledger's "what was it for".
+pub async fn with_purpose<F: Future>(purpose: &'static str, f: F) -> F::Output {
+    PURPOSE.scope(purpose, f).await
 }
 
 /// Told about every call: the monthly ledger and metrics hang here.
@@ -476,6 +488,7 @@ async fn read_envelope(
                 code,
                 status,
                 elapsed: started.elapsed(),
+                purpose: PURPOSE.try_with(|p| *p).ok(),
             });
         }
     };

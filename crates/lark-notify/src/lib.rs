@@ -2,9 +2,11 @@
 
 pub mod cards;
 mod client;
+#[cfg(feature = "dispatcher")]
+pub mod dispatch;
 mod error;
 mod token;
 pub mod wire;
 
-pub use client::{Brand, CallObserver, CallRecord, ClientConfig, LarkClient};
+pub use client::{Brand, CallObserver, CallRecord, ClientConfig, LarkClient, with_purpose};
 pub use error::LarkError;

@@ -8,6 +8,8 @@ use desk_store::{Clock, NewToken, SystemClock};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+pub mod lark;
+
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Db {
@@ -64,6 +66,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// An admin token, created the way `desk token create` does.
     pub admin: String,
+    /// The server's shared state (its store, clock and dispatcher).
+    pub state: desk_api::state::AppState,
 }
 
 /// A response: status, headers and the JSON body (Null if none).
@@ -101,6 +105,17 @@ impl TestApp {
 
     pub async fn spawn_with(settings: Settings, clock: Arc<dyn Clock>) -> Self {
         let app = Application::build_with_clock(settings, clock.clone()).await.expect("server builds");
+        Self::start(app, clock).await
+    }
+
+    /// As [`TestApp::spawn_with`], without the background dispatcher: the test drives
+    /// `state.dispatcher.run_once()` itself, with time from `clock`.
+    pub async fn spawn_manual(settings: Settings, clock: Arc<dyn Clock>) -> Self {
+        let app = Application::build_with_clock(settings, clock.clone()).await.expect("server builds");
+        Self::start(app.without_workers(), clock).await
+    }
+
+    async fn start(app: Application, clock: Arc<dyn Clock>) -> Self {
         let base = format!("http://127.0.0.1:{}", app.port());
         let admin = app
             .state()
@@ -112,8 +127,9 @@ impl TestApp {
             .await
             .expect("admin token")
             .secret;
+        let state = app.state().clone();
         tokio::spawn(app.run_until_stopped());
-        Self { base, client: reqwest::Client::new(), admin }
+        Self { base, client: reqwest::Client::new(), admin, state }
     }
 
     /// Sends a request with an optional token and JSON body.

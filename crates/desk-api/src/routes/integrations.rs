@@ -3,7 +3,8 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use desk_core::{Action, Integration, IntegrationInput, IntegrationPatch, NewIntegration, OrgId};
+use desk_core::notify;
+use desk_core::{Action, Integration, IntegrationInput, IntegrationPatch, LarkMode, NewIntegration, OrgId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -189,4 +190,124 @@ pub async fn check(
     caller.require(Action::ReadIntegrations, "check integrations")?;
     let report = integrations::check(&state.store, state.secret_box.as_ref(), &id).await?;
     Ok(HttpResponse::Ok().json(report))
+}
+
+/// An integration's Lark API budget for the current month.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BudgetDto {
+    /// The integration.
+    pub integration_id: String,
+    /// `YYYY-MM` (UTC; Lark resets the quota on the 1st).
+    pub month: String,
+    /// Billed calls allowed this month (`monthly_budget`).
+    pub budget: u32,
+    /// Billed calls spent (or in flight) this month.
+    pub used: u32,
+    /// Kept back for emergency pages.
+    pub reserved: u32,
+    /// Of `used`, spent on emergencies.
+    pub emergency_used: u32,
+    /// What ordinary notifications may still spend.
+    pub left: u32,
+    /// The month's total at the pace so far.
+    pub projected: u32,
+    /// Delivery now: `normal`, `merge_edits`, `digests_only` or `emergencies_only`.
+    pub level: String,
+    /// The highest share (50, 80, 95, 100) the TAM has been told of; 0 if none.
+    pub alerted_percent: u8,
+    /// Since when notifications have been queued because the budget is spent; null if they are not.
+    pub queued_since: Option<DateTime<Utc>>,
+    /// Notifications waiting (for a window, quiet hours or the budget).
+    pub waiting_notifications: u64,
+    /// Cards composed and not yet sent.
+    pub queued_cards: u64,
+    /// Lark calls in the ledger this month (billed or not, failed or not).
+    pub ledger_calls: u64,
+    /// Of those, the ones Lark bills.
+    pub ledger_billed: u64,
+    /// Of those, the ones that failed.
+    pub ledger_failed: u64,
+}
+
+/// The month's Lark API budget: used, reserved, left, the projection, and whether
+/// notifications are queueing at the budget. Reading it costs no Lark call.
+#[utoipa::path(get, path = "/api/v1/integrations/{id}/budget", tag = "integrations",
+    params(("id" = String, Path, description = "Integration id")), security(("bearer" = [])),
+    responses((status = 200, body = BudgetDto), (status = 404, body = Problem)))]
+pub async fn budget(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Action::ReadIntegrations, "read integrations")?;
+    Ok(HttpResponse::Ok().json(budget_of(&state, &id).await?))
+}
+
+async fn budget_of(state: &AppState, id: &str) -> Result<BudgetDto, ApiError> {
+    let integration = state.store.integration(id).await?;
+    let now = state.clock.now();
+    let usage = state.store.budget_usage(id, now).await?;
+    let ledger = state.store.ledger_summary(id, now).await?;
+    let status = notify::budget_status(usage.used, integration.monthly_budget, now);
+    Ok(BudgetDto {
+        integration_id: integration.id,
+        month: notify::month_key(now),
+        budget: status.budget,
+        used: status.used,
+        reserved: status.reserved,
+        emergency_used: usage.emergency_used,
+        left: status.left,
+        projected: status.projected,
+        level: status.level.as_str().to_owned(),
+        alerted_percent: usage.alerted,
+        queued_since: usage.blocked_since,
+        waiting_notifications: usage.waiting_notifications,
+        queued_cards: usage.queued_deliveries,
+        ledger_calls: ledger.calls,
+        ledger_billed: ledger.billed,
+        ledger_failed: ledger.failed,
+    })
+}
+
+/// How an integration is doing, from what the desk already knows (no Lark call).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusDto {
+    /// The integration.
+    pub integration_id: String,
+    /// `webhook`, `long_connection` or `off` (off: notifications stay queued).
+    pub mode: String,
+    /// Whether notifications are going out.
+    pub delivering: bool,
+    /// Why not, when they are not.
+    pub problem: Option<String>,
+    /// The month's budget.
+    pub budget: BudgetDto,
+}
+
+/// Connection and delivery status. Costs no Lark call: nothing polls Lark to answer it.
+#[utoipa::path(get, path = "/api/v1/integrations/{id}/status", tag = "integrations",
+    params(("id" = String, Path, description = "Integration id")), security(("bearer" = [])),
+    responses((status = 200, body = StatusDto), (status = 404, body = Problem)))]
+pub async fn status(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Action::ReadIntegrations, "read integrations")?;
+    let integration = state.store.integration(&id).await?;
+    let budget = budget_of(&state, &id).await?;
+    let problem = if integration.mode == LarkMode::Off {
+        Some("mode is off: notifications are kept in the outbox and nothing is sent".to_owned())
+    } else if budget.level == notify::PacingLevel::EmergenciesOnly.as_str() {
+        Some("the month's Lark API budget is spent: only emergencies go out; the rest is queued".to_owned())
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(StatusDto {
+        integration_id: integration.id,
+        mode: integration.mode.as_str().to_owned(),
+        delivering: problem.is_none(),
+        problem,
+        budget,
+    }))
 }

@@ -3,6 +3,7 @@
 
 pub mod health;
 pub mod integrations;
+pub mod notifications;
 pub mod orgs;
 pub mod people;
 pub mod tickets;
@@ -49,7 +50,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/integrations", web::post().to(integrations::create))
                 .route("/integrations/{id}", web::get().to(integrations::get))
                 .route("/integrations/{id}", web::patch().to(integrations::update))
-                .route("/integrations/{id}/check", web::post().to(integrations::check)),
+                .route("/integrations/{id}/check", web::post().to(integrations::check))
+                .route("/integrations/{id}/budget", web::get().to(integrations::budget))
+                .route("/integrations/{id}/status", web::get().to(integrations::status))
+                .route("/notifications", web::get().to(notifications::list))
+                .route("/notifications/{id}", web::get().to(notifications::get))
+                .route("/notifications/{id}/retry", web::post().to(notifications::retry))
+                .route("/notification-rules", web::get().to(notifications::rules)),
         )
         .default_service(web::to(not_found));
 }

@@ -7,7 +7,8 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use desk_core::{
-    Action, NewPerson, OrgId, Person, PersonId, PersonInput, PersonKind, PersonPatch, PersonPatchInput, Role,
+    Action, NewPerson, OrgId, Person, PersonId, PersonInput, PersonKind, PersonPatch, PersonPatchInput, QuietHours,
+    Role,
 };
 use desk_store::PersonFilter;
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,25 @@ use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Body, IdPath, Query, double_option};
 use crate::state::AppState;
+
+/// Hours of local time (on the person's `time_zone`) in which notifications wait.
+/// `end` before `start` crosses midnight.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuietHoursDto {
+    /// `HH:MM`, 24-hour; the quiet starts at this minute.
+    #[schema(example = "22:00")]
+    pub start: String,
+    /// `HH:MM`, 24-hour; the quiet has ended at this minute. Must differ from `start`.
+    #[schema(example = "07:00")]
+    pub end: String,
+}
+
+impl From<QuietHours> for QuietHoursDto {
+    fn from(q: QuietHours) -> Self {
+        Self { start: q.start_str(), end: q.end_str() }
+    }
+}
 
 /// A person.
 #[derive(Debug, Serialize, ToSchema)]
@@ -43,6 +63,12 @@ pub struct PersonDto {
     pub lark_union_id: Option<String>,
     /// Whether the person may act and be assigned.
     pub active: bool,
+    /// Notification language: `en` or `zh`.
+    pub locale: String,
+    /// IANA time zone name (`Asia/Shanghai`); quiet hours are read on this clock.
+    pub time_zone: String,
+    /// When notifications wait; null when they never do.
+    pub quiet_hours: Option<QuietHoursDto>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last changed.
@@ -62,6 +88,9 @@ impl From<Person> for PersonDto {
             lark_open_id: p.lark_open_id,
             lark_union_id: p.lark_union_id,
             active: p.active,
+            locale: p.locale.as_str().to_owned(),
+            time_zone: p.time_zone,
+            quiet_hours: p.quiet_hours.map(QuietHoursDto::from),
             created_at: p.created_at,
             updated_at: p.updated_at,
         }
@@ -88,6 +117,13 @@ pub struct CreatePerson {
     pub lark_open_id: Option<String>,
     /// Lark union_id.
     pub lark_union_id: Option<String>,
+    /// Notification language: `en` (default) or `zh`; `en-US`, `zh-CN` and the like are
+    /// read by their language.
+    pub locale: Option<String>,
+    /// IANA time zone name such as `Asia/Shanghai`; `UTC` when absent.
+    pub time_zone: Option<String>,
+    /// When notifications wait (none when absent).
+    pub quiet_hours: Option<QuietHoursDto>,
 }
 
 /// Changes to a person; `null` clears an optional field.
@@ -116,6 +152,14 @@ pub struct UpdatePerson {
     pub lark_union_id: Option<Option<String>>,
     /// Deactivate (false) or reactivate (true).
     pub active: Option<bool>,
+    /// New notification language.
+    pub locale: Option<String>,
+    /// New IANA time zone name.
+    pub time_zone: Option<String>,
+    /// New quiet hours, or null to clear them.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<QuietHoursDto>)]
+    pub quiet_hours: Option<Option<QuietHoursDto>>,
 }
 
 /// A page of people.
@@ -158,6 +202,9 @@ impl TryFrom<CreatePerson> for NewPerson {
             mobile: b.mobile.as_deref(),
             lark_open_id: b.lark_open_id.as_deref(),
             lark_union_id: b.lark_union_id.as_deref(),
+            locale: b.locale.as_deref(),
+            time_zone: b.time_zone.as_deref(),
+            quiet_hours: b.quiet_hours.as_ref().map(|q| (q.start.as_str(), q.end.as_str())),
         })?)
     }
 }
@@ -173,6 +220,9 @@ impl TryFrom<UpdatePerson> for PersonPatch {
             lark_open_id: b.lark_open_id.as_ref().map(Option::as_deref),
             lark_union_id: b.lark_union_id.as_ref().map(Option::as_deref),
             active: b.active,
+            locale: b.locale.as_deref(),
+            time_zone: b.time_zone.as_deref(),
+            quiet_hours: b.quiet_hours.as_ref().map(|q| q.as_ref().map(|q| (q.start.as_str(), q.end.as_str()))),
         })?)
     }
 }
@@ -234,7 +284,8 @@ pub async fn get(state: web::Data<AppState>, caller: Caller, id: IdPath<PersonId
     Ok(HttpResponse::Ok().json(PersonDto::from(state.store.person(id.0).await?)))
 }
 
-/// Change a person: name, role, contact details, Lark binding, active flag.
+/// Change a person: name, role, contact details, Lark binding, active flag, notification
+/// preferences.
 #[utoipa::path(patch, path = "/api/v1/people/{id}", tag = "people", request_body = UpdatePerson,
     params(("id" = Uuid, Path, description = "Person id")), security(("bearer" = [])),
     responses((status = 200, body = PersonDto), (status = 404, body = Problem), (status = 409, body = Problem),

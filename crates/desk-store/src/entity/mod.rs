@@ -5,9 +5,15 @@
 pub mod api_token;
 pub mod comment;
 pub mod counter;
+pub mod delivery;
 pub mod external_ref;
 pub mod integration;
+pub mod lark_budget;
+pub mod lark_call;
+pub mod notification;
+pub mod notify_window;
 pub mod org;
+pub mod outbox_event;
 pub mod person;
 pub mod ticket;
 pub mod timeline_entry;

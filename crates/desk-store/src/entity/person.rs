@@ -18,6 +18,10 @@ pub struct Model {
     pub active: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    pub locale: String,
+    pub time_zone: String,
+    pub quiet_start: Option<String>,
+    pub quiet_end: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -17,10 +17,10 @@ use sea_orm::{ConnectionTrait, EntityTrait, IntoActiveModel};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::{timeline_rows, to_domain};
+use super::{TimelineRows, timeline_rows, to_domain};
 use crate::StoreError;
 use crate::db::Db;
-use crate::entity::{counter, external_ref, ticket, timeline_entry};
+use crate::entity::{counter, external_ref, ticket};
 
 /// Most tickets written in one transaction.
 const BATCH_MAX: usize = 64;
@@ -106,7 +106,7 @@ async fn write_batch(db: &Db, requests: &[CreateRequest]) -> Result<Vec<Ticket>,
     let first = take_numbers(&*tx, requests.len()).await?;
     let mut models = Vec::with_capacity(requests.len());
     let mut refs = Vec::new();
-    let mut entries: Vec<timeline_entry::ActiveModel> = Vec::with_capacity(requests.len() * 2);
+    let mut entries = TimelineRows::default();
     for (number, r) in (first..).zip(requests) {
         let id = Uuid::now_v7();
         models.push(ticket::Model {
@@ -158,7 +158,7 @@ async fn write_batch(db: &Db, requests: &[CreateRequest]) -> Result<Vec<Ticket>,
             StoreError::on_unique(e, "external_ref_taken", format!("{detail} is already linked to another ticket"))
         })?;
     }
-    timeline_entry::Entity::insert_many(entries).exec_without_returning(&*tx).await?;
+    entries.insert(&*tx).await?;
     tx.commit().await?;
     models.into_iter().zip(requests).map(|(m, r)| to_domain(m, r.new.external_refs.clone())).collect()
 }

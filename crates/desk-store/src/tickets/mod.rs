@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use desk_core::{
     Actor, ActorKind, Comment, CommentId, DomainError, ExternalRef, NewComment, NewTicket, OrgId, PersonId, Severity,
     Ticket, TicketId, TicketPatch, TicketStatus, TimelineEntry, TimelineEntryId, TimelineEvent, check_transition,
+    notify,
 };
 use sea_orm::sea_query::{Condition, ExprTrait};
 use sea_orm::{
@@ -15,7 +16,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::entity::{comment, external_ref, ticket, timeline_entry};
+use crate::entity::{comment, external_ref, outbox_event, ticket, timeline_entry};
 use crate::orgs::{contains_pattern, lower};
 use crate::pagination::{Cursor, Page, PageRequest};
 use crate::{Store, StoreError, people};
@@ -140,33 +141,63 @@ async fn load_one<C: ConnectionTrait>(db: &C, model: ticket::Model) -> Result<Ti
     with_refs(db, vec![model]).await?.pop().ok_or_else(|| StoreError::corrupt("tickets", "row vanished"))
 }
 
-/// Builds timeline rows for `events`, in order.
+/// The rows one change writes: its timeline entries, and an outbox event for each entry
+/// some notification rule cares about (written in the same transaction, so a change is
+/// never recorded without its notifications, nor notified without being recorded).
+#[derive(Debug, Default)]
+pub(crate) struct TimelineRows {
+    pub(crate) entries: Vec<timeline_entry::ActiveModel>,
+    pub(crate) outbox: Vec<outbox_event::ActiveModel>,
+}
+
+impl TimelineRows {
+    pub(crate) fn extend(&mut self, other: Self) {
+        self.entries.extend(other.entries);
+        self.outbox.extend(other.outbox);
+    }
+
+    /// Inserts the rows, a statement per table.
+    pub(crate) async fn insert<C: ConnectionTrait>(self, db: &C) -> Result<(), StoreError> {
+        if !self.entries.is_empty() {
+            timeline_entry::Entity::insert_many(self.entries).exec_without_returning(db).await?;
+        }
+        if !self.outbox.is_empty() {
+            outbox_event::Entity::insert_many(self.outbox).exec_without_returning(db).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Builds timeline rows (and their outbox events) for `events`, in order.
 pub(crate) fn timeline_rows(
     ticket: Uuid,
     actor: &Actor,
     events: &[TimelineEvent],
     now: DateTime<Utc>,
-) -> Result<Vec<timeline_entry::ActiveModel>, StoreError> {
-    events
-        .iter()
-        .map(|event| {
-            let data = serde_json::to_string(event).map_err(|e| StoreError::corrupt("timeline_entries", e))?;
-            Ok(timeline_entry::ActiveModel {
-                // v7 ids from one process increase, so the entries keep their order.
-                id: Set(Uuid::now_v7()),
-                ticket_id: Set(ticket),
-                at: Set(now),
-                actor_kind: Set(actor.kind.as_str().to_owned()),
-                actor_id: Set(actor.person_id.map(|p| p.as_uuid())),
-                actor_name: Set(actor.name.clone()),
-                kind: Set(event.kind().to_owned()),
-                data: Set(data),
-            })
-        })
-        .collect()
+) -> Result<TimelineRows, StoreError> {
+    let mut rows = TimelineRows::default();
+    for event in events {
+        let data = serde_json::to_string(event).map_err(|e| StoreError::corrupt("timeline_entries", e))?;
+        // v7 ids from one process increase, so the entries keep their order.
+        let id = Uuid::now_v7();
+        rows.entries.push(timeline_entry::ActiveModel {
+            id: Set(id),
+            ticket_id: Set(ticket),
+            at: Set(now),
+            actor_kind: Set(actor.kind.as_str().to_owned()),
+            actor_id: Set(actor.person_id.map(|p| p.as_uuid())),
+            actor_name: Set(actor.name.clone()),
+            kind: Set(event.kind().to_owned()),
+            data: Set(data),
+        });
+        if notify::is_notifiable(event, actor.kind) {
+            rows.outbox.push(outbox_event::ActiveModel { id: Set(id), ticket_id: Set(ticket), created_at: Set(now) });
+        }
+    }
+    Ok(rows)
 }
 
-/// Appends timeline entries, in order, in one statement.
+/// Appends timeline entries, in order, with their outbox events.
 async fn append<C: ConnectionTrait>(
     db: &C,
     ticket: Uuid,
@@ -174,11 +205,7 @@ async fn append<C: ConnectionTrait>(
     events: &[TimelineEvent],
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let rows = timeline_rows(ticket, actor, events, now)?;
-    if !rows.is_empty() {
-        timeline_entry::Entity::insert_many(rows).exec_without_returning(db).await?;
-    }
-    Ok(())
+    timeline_rows(ticket, actor, events, now)?.insert(db).await
 }
 
 /// Checks that `assignee` may work tickets: an active staff member.
