@@ -30,7 +30,21 @@ struct Args {
     /// Database; a fresh SQLite file by default. For PostgreSQL a fresh schema is used.
     #[arg(long)]
     database_url: Option<String>,
+    /// Measure notifications instead: the whole pipeline against lark-sim.
+    #[arg(long)]
+    notifications: bool,
+    /// Notifications: ticket events to generate.
+    #[arg(long, default_value_t = 10_000)]
+    events: usize,
+    /// Notifications: people they touch.
+    #[arg(long, default_value_t = 200)]
+    people: usize,
+    /// Notifications: simulated minutes the events are spread over.
+    #[arg(long, default_value_t = 120)]
+    minutes: usize,
 }
+
+mod notify;
 
 struct Bench {
     base: String,
@@ -103,6 +117,9 @@ async fn main() -> anyhow::Result<()> {
             "SQLite"
         }
     };
+    if args.notifications {
+        return Box::pin(notify::run(&args, settings, backend)).await;
+    }
     let app = Application::build(settings).await.context("starting the server")?;
     let base = format!("http://127.0.0.1:{}", app.port());
     let store = app.state().store.clone();
