@@ -1,11 +1,11 @@
 //! Checking an integration's credentials against Lark, and saying precisely what to fix.
 //! This is wiring (store + Lark client), so it lives in the composition root.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use desk_store::{IntegrationSecrets, SecretBox, Store, StoreError};
-use lark_notify::{ClientConfig, LarkClient, LarkError};
+use chrono::{DateTime, Utc};
+use desk_core::notify::NotifyClass;
+use desk_store::{Store, StoreError};
+use lark_notify::dispatch::{DispatchError, Lanes};
+use lark_notify::{LarkError, with_purpose};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -58,24 +58,18 @@ fn explain(e: &LarkError, base_url: &str) -> String {
     }
 }
 
-/// Builds a client for an integration from its stored settings and opened secrets.
-pub fn client_for(base_url: &str, app_id: &str, secrets: IntegrationSecrets) -> Result<LarkClient, LarkError> {
-    let mut config = ClientConfig::new(base_url, app_id, secrets.app_secret);
-    config.request_timeout = Duration::from_secs(10);
-    LarkClient::new(config, None::<Arc<dyn lark_notify::CallObserver>>)
-}
-
-/// Fetches a token and the bot's identity; reports each step. Costs one billed call (bot
-/// info) and one free one (the token): run it on request, never on a schedule.
-pub async fn check(store: &Store, seal: Option<&SecretBox>, id: &str) -> Result<CheckReport, StoreError> {
+/// Fetches a token and the bot's identity; reports each step. The bot-info call is billed,
+/// so it goes through the integration's shared client (the ledger sees it) and its
+/// budget (it is refused when the month is spent): run it on request, never on a schedule.
+pub async fn check(store: &Store, lanes: &Lanes, id: &str, now: DateTime<Utc>) -> Result<CheckReport, StoreError> {
     let integration = store.integration(id).await?;
-    let secrets = store.integration_secrets(id, seal).await?;
     let failed =
         |e: &LarkError| CheckStep { ok: false, code: e.code(), problem: Some(explain(e, &integration.base_url)) };
     let skipped = CheckStep { ok: false, code: None, problem: Some("not tried: the credentials do not work".into()) };
-    let client = match client_for(&integration.base_url, &integration.app_id, secrets) {
+    let client = match lanes.client(&integration).await {
         Ok(c) => c,
-        Err(e) => {
+        Err(DispatchError::Store(e)) => return Err(e),
+        Err(DispatchError::Lark(e)) => {
             return Ok(CheckReport {
                 ok: false,
                 credentials: failed(&e),
@@ -84,12 +78,33 @@ pub async fn check(store: &Store, seal: Option<&SecretBox>, id: &str) -> Result<
                 app_name: None,
             });
         }
+        // Building a client does not send, so the crash switch cannot fire here.
+        Err(e @ DispatchError::Crashed) => {
+            return Err(StoreError::Corrupt { table: "integrations", detail: e.to_string() });
+        }
     };
-    if let Err(e) = client.check_credentials().await {
+    let result = with_purpose("check", client.check_credentials()).await;
+    if let Err(e) = result {
         return Ok(CheckReport { ok: false, credentials: failed(&e), bot: skipped, bot_open_id: None, app_name: None });
     }
     let credentials = CheckStep { ok: true, code: None, problem: None };
-    match client.bot_info().await {
+    if store.reserve_call(id, integration.monthly_budget, NotifyClass::Action, now).await?.is_none() {
+        let problem = "not tried: this month's Lark API budget is spent (the bot check is a billed call)";
+        let bot = CheckStep { ok: false, code: None, problem: Some(problem.into()) };
+        return Ok(CheckReport { ok: false, credentials, bot, bot_open_id: None, app_name: None });
+    }
+    let answer = with_purpose("check", client.bot_info()).await;
+    if let Err(e) = &answer
+        && !matches!(e, LarkError::Timeout | LarkError::Transport(_) | LarkError::Decode { .. })
+    {
+        // Lark refused: not billed, so the reserved call goes back.
+        store.release_call(id, NotifyClass::Action, now, now).await?;
+    }
+    lanes.flush_ledger().await.map_err(|e| match e {
+        DispatchError::Store(e) => e,
+        other => StoreError::Corrupt { table: "lark_calls", detail: other.to_string() },
+    })?;
+    match answer {
         Ok(bot) if bot.activate_status.is_some_and(|s| s != 2) => Ok(CheckReport {
             ok: false,
             credentials,

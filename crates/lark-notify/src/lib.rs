@@ -5,6 +5,7 @@ mod client;
 #[cfg(feature = "dispatcher")]
 pub mod dispatch;
 mod error;
+pub mod events;
 mod token;
 pub mod wire;
 

@@ -188,7 +188,7 @@ pub async fn check(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Action::ReadIntegrations, "check integrations")?;
-    let report = integrations::check(&state.store, state.secret_box.as_ref(), &id).await?;
+    let report = integrations::check(&state.store, &state.lanes, &id, state.clock.now()).await?;
     Ok(HttpResponse::Ok().json(report))
 }
 
