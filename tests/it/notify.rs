@@ -560,3 +560,47 @@ async fn two_integrations_are_isolated() {
     assert_eq!(acme["ledger_billed"], 1);
     assert_eq!(acme["ledger_calls"], 2, "the token fetch is in the ledger, unbilled");
 }
+
+/// Notifications planned before the organisation has a Lark app wait, and go out once
+/// its integration is registered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_wait_for_an_integration() {
+    use lark_sim::{SimConfig, SimUser};
+
+    let lark = lark_sim::spawn(SimConfig {
+        users: vec![SimUser::with_email("ann", "ann@vendor.test")],
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let clock = std::sync::Arc::new(desk_store::ManualClock::new(crate::support::lark::START.parse().unwrap()));
+    let mut settings = crate::support::settings_for(Db::Sqlite);
+    settings.secret_key = Some(crate::support::lark::secret_key());
+    let app = crate::support::TestApp::spawn_manual(settings, clock).await;
+    let open_id = lark.user_by_email("ann@vendor.test").unwrap().open_id;
+    let tam = app
+        .post(
+            "/api/v1/people",
+            &app.admin,
+            json!({ "kind": "staff", "role": "tam", "name": "Ann", "lark_open_id": open_id }),
+        )
+        .await
+        .expect(201);
+    let org = app.post("/api/v1/orgs", &app.admin, json!({ "name": "Acme", "tam_id": tam["id"] })).await.expect(201);
+    app.ticket(&app.admin, &org, "Before the app").await;
+    let report = app.state.dispatcher.run_once().await.unwrap();
+    assert_eq!((report.planned, report.sent), (1, 0), "planned, with nowhere to go yet");
+
+    app.post(
+        "/api/v1/integrations",
+        &app.admin,
+        json!({ "id": "acme", "org_id": org["id"], "base_url": lark.base_url, "app_id": lark.app_id,
+                "app_secret": lark.app_secret, "mode": "webhook" }),
+    )
+    .await
+    .expect(201);
+    assert_eq!(app.state.dispatcher.run_once().await.unwrap().sent, 1);
+    let messages = lark.snapshot().messages;
+    assert_eq!(messages.len(), 1);
+    assert!(messages[0].content.contains("Before the app"));
+}

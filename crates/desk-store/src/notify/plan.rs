@@ -12,7 +12,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use uuid::Uuid;
 
 use super::{NotificationState, insert_notifications, quiet_hold};
-use crate::entity::{comment, integration, org, outbox_event, person, ticket, timeline_entry};
+use crate::entity::{comment, integration, notification, org, outbox_event, person, ticket, timeline_entry};
 use crate::{Store, StoreError};
 
 /// What one planning pass did.
@@ -270,5 +270,38 @@ fn trigger_name(t: Trigger) -> &'static str {
         Trigger::CustomerComment => "customer_comment",
         Trigger::StaffComment => "staff_comment",
         Trigger::InternalComment => "internal_comment",
+    }
+}
+
+impl Store {
+    /// Gives notifications planned while their organisation had no Lark integration to
+    /// the integration that serves it now (its own app, else the default). Returns how
+    /// many found a way out. Run it when the set of integrations changes.
+    pub async fn adopt_unrouted(&self) -> Result<u64, StoreError> {
+        let tx = self.write().await?;
+        let integrations = integration::Entity::find().all(&*tx).await?;
+        let mut adopted = 0;
+        let mut owned = Vec::new();
+        for i in integrations.iter().filter(|i| i.org_id.is_some()) {
+            owned.extend(i.org_id);
+            adopted += notification::Entity::update_many()
+                .col_expr(notification::Column::IntegrationId, sea_orm::sea_query::Expr::value(i.id.clone()))
+                .filter(notification::Column::IntegrationId.is_null())
+                .filter(notification::Column::OrgId.eq(i.org_id))
+                .exec(&*tx)
+                .await?
+                .rows_affected;
+        }
+        if integrations.iter().any(|i| i.id == "default" && i.org_id.is_none()) {
+            adopted += notification::Entity::update_many()
+                .col_expr(notification::Column::IntegrationId, sea_orm::sea_query::Expr::value("default"))
+                .filter(notification::Column::IntegrationId.is_null())
+                .filter(notification::Column::OrgId.is_not_in(owned))
+                .exec(&*tx)
+                .await?
+                .rows_affected;
+        }
+        tx.commit().await?;
+        Ok(adopted)
     }
 }

@@ -115,12 +115,18 @@ pub struct Dispatcher {
     lanes: Lanes,
     settings: DispatcherSettings,
     crash_after_send: Arc<AtomicBool>,
+    /// The integrations seen by the last pass (id and version): when they change,
+    /// notifications planned without a way out are given one.
+    seen: Arc<tokio::sync::Mutex<Vec<IntegrationVersion>>>,
 }
+
+/// An integration's id and when it last changed.
+type IntegrationVersion = (String, DateTime<Utc>);
 
 impl Dispatcher {
     /// A dispatcher over `store`, sending through `lanes`.
     pub fn new(store: Store, clock: Arc<dyn Clock>, lanes: Lanes, settings: DispatcherSettings) -> Self {
-        Self { store, clock, lanes, settings, crash_after_send: Arc::default() }
+        Self { store, clock, lanes, settings, crash_after_send: Arc::default(), seen: Arc::default() }
     }
 
     /// The clients it sends through.
@@ -155,7 +161,19 @@ impl Dispatcher {
     }
 
     async fn deliver_all(&self, report: &mut DispatchReport) -> Result<(), DispatchError> {
-        for integration in self.store.list_integrations().await? {
+        let integrations = self.store.list_integrations().await?;
+        let current: Vec<IntegrationVersion> = integrations.iter().map(|i| (i.id.clone(), i.updated_at)).collect();
+        {
+            let mut seen = self.seen.lock().await;
+            if *seen != current {
+                let adopted = self.store.adopt_unrouted().await?;
+                if adopted > 0 {
+                    tracing::info!(adopted, "notifications waiting for a Lark integration now have one");
+                }
+                *seen = current;
+            }
+        }
+        for integration in integrations {
             // `off` keeps everything in the outbox: nothing is composed, nothing sent.
             if integration.mode == LarkMode::Off {
                 continue;
