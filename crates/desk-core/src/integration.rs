@@ -183,14 +183,9 @@ impl NewIntegration {
         let app_secret = v.required_line("app_secret", input.app_secret.unwrap_or_default(), 256);
         let verification_token = v.optional_line("verification_token", input.verification_token, 256);
         let encrypt_key = v.optional_line("encrypt_key", input.encrypt_key, 256);
-        let mode = match input.mode.map(str::parse::<LarkMode>) {
-            None => LarkMode::Webhook,
-            Some(Ok(m)) => m,
-            Some(Err(_)) => {
-                v.fail("mode", "must be webhook, long_connection or off");
-                LarkMode::Off
-            }
-        };
+        let mode = v
+            .choice::<LarkMode>("mode", input.mode, "must be webhook, long_connection or off")
+            .unwrap_or(LarkMode::Webhook);
         let monthly_budget = input.monthly_budget.unwrap_or(10_000);
         if monthly_budget == 0 {
             v.fail("monthly_budget", "must be at least 1");
@@ -247,14 +242,7 @@ impl IntegrationPatch {
         let app_secret = input.app_secret.map(|s| v.required_line("app_secret", s, 256));
         let verification_token = input.verification_token.map(|s| v.required_line("verification_token", s, 256));
         let encrypt_key = input.encrypt_key.map(|s| v.required_line("encrypt_key", s, 256));
-        let mode = match input.mode.map(str::parse::<LarkMode>) {
-            None => None,
-            Some(Ok(m)) => Some(m),
-            Some(Err(_)) => {
-                v.fail("mode", "must be webhook, long_connection or off");
-                None
-            }
-        };
+        let mode = v.choice::<LarkMode>("mode", input.mode, "must be webhook, long_connection or off");
         if input.monthly_budget == Some(0) {
             v.fail("monthly_budget", "must be at least 1");
         }

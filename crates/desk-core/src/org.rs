@@ -104,14 +104,9 @@ impl NewOrg {
         let name = v.required_line("name", name, NAME_MAX);
         let lark_tenant_key = v.optional_line("lark_tenant_key", lark_tenant_key, LARK_ID_MAX);
         let main_chat_id = v.optional_line("main_chat_id", main_chat_id, LARK_ID_MAX);
-        let support_plan = match support_plan.map(str::parse::<SupportPlan>) {
-            None => SupportPlan::Standard,
-            Some(Ok(p)) => p,
-            Some(Err(_)) => {
-                v.fail("support_plan", "must be one of standard, premium, enterprise");
-                SupportPlan::Standard
-            }
-        };
+        let support_plan = v
+            .choice::<SupportPlan>("support_plan", support_plan, "must be one of standard, premium, enterprise")
+            .unwrap_or(SupportPlan::Standard);
         v.finish(Self { name, lark_tenant_key, support_plan, main_chat_id, tam_id })
     }
 }
@@ -144,14 +139,8 @@ impl OrgPatch {
         let name = name.map(|n| v.required_line("name", n, NAME_MAX));
         let lark_tenant_key = lark_tenant_key.map(|k| v.optional_line("lark_tenant_key", k, LARK_ID_MAX));
         let main_chat_id = main_chat_id.map(|k| v.optional_line("main_chat_id", k, LARK_ID_MAX));
-        let support_plan = match support_plan.map(str::parse::<SupportPlan>) {
-            None => None,
-            Some(Ok(p)) => Some(p),
-            Some(Err(_)) => {
-                v.fail("support_plan", "must be one of standard, premium, enterprise");
-                None
-            }
-        };
+        let support_plan =
+            v.choice::<SupportPlan>("support_plan", support_plan, "must be one of standard, premium, enterprise");
         let patch = Self { name, lark_tenant_key, support_plan, main_chat_id, tam_id };
         if patch == Self::default() {
             v.fail("", "name at least one field to change");

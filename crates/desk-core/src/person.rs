@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::org::{LARK_ID_MAX, NAME_MAX};
-use crate::preferences::{check_locale, check_time_zone};
+use crate::preferences::{LOCALE_REASON, check_time_zone};
 use crate::{DEFAULT_TIME_ZONE, DomainError, Locale, OrgId, PersonId, QuietHours, Role, Validation};
 
 /// Which side of the support relationship a person is on.
@@ -147,21 +147,8 @@ impl NewPerson {
     /// Checks raw input: staff need a role and no org; customers need an org and no role.
     pub fn parse(input: PersonInput<'_>) -> Result<Self, DomainError> {
         let mut v = Validation::new();
-        let kind = match input.kind.parse::<PersonKind>() {
-            Ok(k) => Some(k),
-            Err(_) => {
-                v.fail("kind", "must be staff or customer");
-                None
-            }
-        };
-        let role = match input.role.map(str::parse::<Role>) {
-            None => None,
-            Some(Ok(r)) => Some(r),
-            Some(Err(_)) => {
-                v.fail("role", "must be one of admin, tam, engineer");
-                None
-            }
-        };
+        let kind = v.choice::<PersonKind>("kind", Some(input.kind), "must be staff or customer");
+        let role = v.choice::<Role>("role", input.role, "must be one of admin, tam, engineer");
         match kind {
             Some(PersonKind::Staff) => {
                 if input.role.is_none() {
@@ -186,7 +173,7 @@ impl NewPerson {
         let mobile = v.mobile("mobile", input.mobile);
         let lark_open_id = v.optional_line("lark_open_id", input.lark_open_id, LARK_ID_MAX);
         let lark_union_id = v.optional_line("lark_union_id", input.lark_union_id, LARK_ID_MAX);
-        let locale = input.locale.map(|l| check_locale(&mut v, l)).unwrap_or_default();
+        let locale = v.choice::<Locale>("locale", input.locale, LOCALE_REASON).unwrap_or_default();
         let time_zone = input.time_zone.map_or_else(|| DEFAULT_TIME_ZONE.to_owned(), |tz| check_time_zone(&mut v, tz));
         let quiet_hours = input.quiet_hours.map(|(start, end)| QuietHours::check(&mut v, start, end));
         let kind = kind.unwrap_or(PersonKind::Customer);
@@ -261,19 +248,12 @@ impl PersonPatch {
     pub fn parse(input: PersonPatchInput<'_>) -> Result<Self, DomainError> {
         let mut v = Validation::new();
         let name = input.name.map(|n| v.required_line("name", n, NAME_MAX));
-        let role = match input.role.map(str::parse::<Role>) {
-            None => None,
-            Some(Ok(r)) => Some(r),
-            Some(Err(_)) => {
-                v.fail("role", "must be one of admin, tam, engineer");
-                None
-            }
-        };
+        let role = v.choice::<Role>("role", input.role, "must be one of admin, tam, engineer");
         let email = input.email.map(|e| v.email("email", e));
         let mobile = input.mobile.map(|m| v.mobile("mobile", m));
         let lark_open_id = input.lark_open_id.map(|x| v.optional_line("lark_open_id", x, LARK_ID_MAX));
         let lark_union_id = input.lark_union_id.map(|x| v.optional_line("lark_union_id", x, LARK_ID_MAX));
-        let locale = input.locale.map(|l| check_locale(&mut v, l));
+        let locale = v.choice::<Locale>("locale", input.locale, LOCALE_REASON);
         let time_zone = input.time_zone.map(|tz| check_time_zone(&mut v, tz));
         let quiet_hours = input.quiet_hours.map(|q| q.map(|(start, end)| QuietHours::check(&mut v, start, end)));
         let patch = Self {

@@ -13,7 +13,7 @@ use crate::{DomainError, Validation};
 /// The time zone a person has until they pick one.
 pub const DEFAULT_TIME_ZONE: &str = "UTC";
 
-const LOCALE_REASON: &str = "must be en or zh (a region such as en-US or zh-CN is accepted)";
+pub(crate) const LOCALE_REASON: &str = "must be en or zh (a region such as en-US or zh-CN is accepted)";
 const TIME_ZONE_REASON: &str = "must be an IANA time zone name such as Asia/Shanghai or Europe/London";
 const TIME_REASON: &str = "must be a time of day as HH:MM, such as 22:00";
 const EMPTY_SPAN_REASON: &str = "start and end must differ (the span may cross midnight, as 22:00 to 07:00 does)";
@@ -88,14 +88,6 @@ impl TryFrom<String> for Locale {
 /// case-sensitive, as in the tz database.
 pub fn parse_time_zone(s: &str) -> Result<Tz, DomainError> {
     s.parse::<Tz>().map_err(|_| DomainError::invalid("time_zone", TIME_ZONE_REASON))
-}
-
-/// Checks a locale for a command being validated; the default stands in on failure.
-pub(crate) fn check_locale(v: &mut Validation, value: &str) -> Locale {
-    value.parse().unwrap_or_else(|_| {
-        v.fail("locale", LOCALE_REASON);
-        Locale::default()
-    })
 }
 
 /// Checks a time zone name for a command being validated. Returns the name as stored.

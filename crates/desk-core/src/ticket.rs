@@ -223,14 +223,8 @@ impl NewTicket {
         let mut v = Validation::new();
         let title = v.required_line("title", input.title, NAME_MAX);
         let description = v.body("description", input.description.unwrap_or(""), DESCRIPTION_MAX);
-        let severity = match input.severity.map(str::parse::<Severity>) {
-            None => Severity::P3,
-            Some(Ok(s)) => s,
-            Some(Err(_)) => {
-                v.fail("severity", "must be one of P1, P2, P3, P4");
-                Severity::P3
-            }
-        };
+        let severity =
+            v.choice::<Severity>("severity", input.severity, "must be one of P1, P2, P3, P4").unwrap_or(Severity::P3);
         if refs.len() > EXTERNAL_REFS_MAX {
             v.fail("external_refs", format!("must hold at most {EXTERNAL_REFS_MAX} references"));
         }
@@ -278,14 +272,7 @@ impl TicketPatch {
         let mut v = Validation::new();
         let title = title.map(|t| v.required_line("title", t, NAME_MAX));
         let description = description.map(|d| v.body("description", d, DESCRIPTION_MAX));
-        let severity = match severity.map(str::parse::<Severity>) {
-            None => None,
-            Some(Ok(s)) => Some(s),
-            Some(Err(_)) => {
-                v.fail("severity", "must be one of P1, P2, P3, P4");
-                None
-            }
-        };
+        let severity = v.choice::<Severity>("severity", severity, "must be one of P1, P2, P3, P4");
         let patch = Self { title, description, severity };
         if patch == Self::default() {
             v.fail("", "name at least one of title, description, severity");
@@ -361,14 +348,9 @@ impl NewComment {
             v.fail("body", "must not be empty");
         }
         let body = v.body("body", body.trim(), COMMENT_MAX);
-        let visibility = match visibility.map(str::parse::<CommentVisibility>) {
-            None => CommentVisibility::Public,
-            Some(Ok(x)) => x,
-            Some(Err(_)) => {
-                v.fail("visibility", "must be public or internal");
-                CommentVisibility::Public
-            }
-        };
+        let visibility = v
+            .choice::<CommentVisibility>("visibility", visibility, "must be public or internal")
+            .unwrap_or(CommentVisibility::Public);
         v.finish(Self { body, visibility })
     }
 }

@@ -57,6 +57,16 @@ impl Validation {
         trimmed.to_owned()
     }
 
+    /// Parses an optional choice (a status, a role, a mode …); an unknown value fails with
+    /// `reason`. `None` when absent or unknown.
+    pub fn choice<T: std::str::FromStr>(&mut self, field: &str, value: Option<&str>, reason: &str) -> Option<T> {
+        let parsed = value?.parse::<T>();
+        if parsed.is_err() {
+            self.fail(field, reason);
+        }
+        parsed.ok()
+    }
+
     /// Checks an optional single-line text; blank becomes `None`.
     pub fn optional_line(&mut self, field: &str, value: Option<&str>, max: usize) -> Option<String> {
         let trimmed = value.map(str::trim).filter(|v| !v.is_empty())?;

@@ -87,14 +87,7 @@ pub async fn create(
     let b = body.into_inner();
     let mut v = Validation::new();
     let name = v.required_line("name", &b.name, 100);
-    let role = match b.role.as_deref().map(str::parse::<Role>) {
-        None => None,
-        Some(Ok(r)) => Some(r),
-        Some(Err(_)) => {
-            v.fail("role", "must be one of admin, tam, engineer");
-            None
-        }
-    };
+    let role = v.choice::<Role>("role", b.role.as_deref(), "must be one of admin, tam, engineer");
     let new = v.finish(NewToken { name, role, person_id: b.person_id.map(PersonId::from_uuid) })?;
     let issued = state.store.create_token(new, state.clock.now()).await?;
     Ok(HttpResponse::Created().json(TokenCreated { info: issued.info.into(), token: issued.secret }))
