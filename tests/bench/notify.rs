@@ -72,11 +72,6 @@ pub(crate) async fn run(args: &Args, mut settings: Settings, backend: &str) -> a
     let mut dispatch_time = Duration::ZERO;
     let mut total = DispatchReport::default();
     let mut event = 0usize;
-    let pass = |total: &mut DispatchReport, r: DispatchReport| {
-        total.planned += r.planned;
-        total.composed += r.composed;
-        total.sent += r.sent;
-    };
     while event < args.events {
         let batch: Vec<usize> = (event..(event + per_minute).min(args.events)).collect();
         event += batch.len();
@@ -96,7 +91,7 @@ pub(crate) async fn run(args: &Args, mut settings: Settings, backend: &str) -> a
             .await;
         results.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
         let t = Instant::now();
-        pass(&mut total, state.dispatcher.run_once().await?);
+        total += state.dispatcher.run_once().await?;
         dispatch_time += t.elapsed();
         clock.advance(TimeDelta::minutes(1));
     }
@@ -104,7 +99,7 @@ pub(crate) async fn run(args: &Args, mut settings: Settings, backend: &str) -> a
     for _ in 0..2 {
         clock.advance(TimeDelta::minutes(10));
         let t = Instant::now();
-        pass(&mut total, state.dispatcher.run_once().await?);
+        total += state.dispatcher.run_once().await?;
         dispatch_time += t.elapsed();
     }
     let snapshot = sim.snapshot();

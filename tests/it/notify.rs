@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::on_both_databases;
 use crate::support::Db;
-use crate::support::lark::LarkDesk;
+use crate::support::lark::{LarkDesk, bare_desk, sim_with};
 
 const MESSAGES: &str = "/open-apis/im/v1/messages";
 
@@ -501,19 +501,9 @@ async fn two_dispatchers_on_postgres_deliver_each_notification_once() {
 /// own token, budget and ledger, and nothing of one reaches the other's Lark.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_integrations_are_isolated() {
-    use lark_sim::{SimConfig, SimUser};
-
-    let sim_config = |app_id: &str, who: &str| SimConfig {
-        app_id: app_id.to_owned(),
-        users: vec![SimUser::with_email(who, format!("{who}@vendor.test"))],
-        ..SimConfig::default()
-    };
-    let acme_lark = lark_sim::spawn(sim_config("cli_aaaaaaaaaaaaaaaa", "ann")).await.unwrap();
-    let globex_lark = lark_sim::spawn(sim_config("cli_bbbbbbbbbbbbbbbb", "bob")).await.unwrap();
-    let clock = std::sync::Arc::new(desk_store::ManualClock::new(crate::support::lark::START.parse().unwrap()));
-    let mut settings = crate::support::settings_for(Db::Sqlite);
-    settings.secret_key = Some(crate::support::lark::secret_key());
-    let app = crate::support::TestApp::spawn_manual(settings, clock.clone()).await;
+    let acme_lark = sim_with("cli_aaaaaaaaaaaaaaaa", "ann").await;
+    let globex_lark = sim_with("cli_bbbbbbbbbbbbbbbb", "bob").await;
+    let app = bare_desk().await;
 
     let mut tickets = Vec::new();
     for (name, slug, lark, who, budget) in
@@ -565,18 +555,8 @@ async fn two_integrations_are_isolated() {
 /// its integration is registered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notifications_wait_for_an_integration() {
-    use lark_sim::{SimConfig, SimUser};
-
-    let lark = lark_sim::spawn(SimConfig {
-        users: vec![SimUser::with_email("ann", "ann@vendor.test")],
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
-    let clock = std::sync::Arc::new(desk_store::ManualClock::new(crate::support::lark::START.parse().unwrap()));
-    let mut settings = crate::support::settings_for(Db::Sqlite);
-    settings.secret_key = Some(crate::support::lark::secret_key());
-    let app = crate::support::TestApp::spawn_manual(settings, clock).await;
+    let lark = sim_with(&lark_sim::SimConfig::default().app_id, "ann").await;
+    let app = bare_desk().await;
     let open_id = lark.user_by_email("ann@vendor.test").unwrap().open_id;
     let tam = app
         .post(

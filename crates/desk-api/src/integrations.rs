@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use desk_core::notify::NotifyClass;
 use desk_store::{Store, StoreError};
-use lark_notify::dispatch::{DispatchError, Lanes};
+use lark_notify::dispatch::{LaneError, Lanes};
 use lark_notify::{LarkError, with_purpose};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -68,8 +68,8 @@ pub async fn check(store: &Store, lanes: &Lanes, id: &str, now: DateTime<Utc>) -
     let skipped = CheckStep { ok: false, code: None, problem: Some("not tried: the credentials do not work".into()) };
     let client = match lanes.client(&integration).await {
         Ok(c) => c,
-        Err(DispatchError::Store(e)) => return Err(e),
-        Err(DispatchError::Lark(e)) => {
+        Err(LaneError::Store(e)) => return Err(e),
+        Err(LaneError::Lark(e)) => {
             return Ok(CheckReport {
                 ok: false,
                 credentials: failed(&e),
@@ -77,10 +77,6 @@ pub async fn check(store: &Store, lanes: &Lanes, id: &str, now: DateTime<Utc>) -
                 bot_open_id: None,
                 app_name: None,
             });
-        }
-        // Building a client does not send, so the crash switch cannot fire here.
-        Err(e @ DispatchError::Crashed) => {
-            return Err(StoreError::Corrupt { table: "integrations", detail: e.to_string() });
         }
     };
     let result = with_purpose("check", client.check_credentials()).await;
@@ -95,15 +91,12 @@ pub async fn check(store: &Store, lanes: &Lanes, id: &str, now: DateTime<Utc>) -
     }
     let answer = with_purpose("check", client.bot_info()).await;
     if let Err(e) = &answer
-        && !matches!(e, LarkError::Timeout | LarkError::Transport(_) | LarkError::Decode { .. })
+        && e.is_refusal()
     {
         // Lark refused: not billed, so the reserved call goes back.
         store.release_call(id, NotifyClass::Action, now, now).await?;
     }
-    lanes.flush_ledger().await.map_err(|e| match e {
-        DispatchError::Store(e) => e,
-        other => StoreError::Corrupt { table: "lark_calls", detail: other.to_string() },
-    })?;
+    lanes.flush_ledger().await?;
     match answer {
         Ok(bot) if bot.activate_status.is_some_and(|s| s != 2) => Ok(CheckReport {
             ok: false,

@@ -429,7 +429,7 @@ const PACE_MIN_ELAPSED_SECS: i64 = 24 * 3600;
 /// The month's standing at `now`.
 pub fn budget_status(used: u32, budget: u32, now: DateTime<Utc>) -> BudgetStatus {
     let reserved = emergency_reserve(budget);
-    let ordinary = budget.saturating_sub(reserved);
+    let ordinary = budget_limit(budget, NotifyClass::Action);
     let (start, end) = month_bounds(now);
     let total = (end - start).num_seconds().max(1);
     let elapsed = (now - start).num_seconds().clamp(PACE_MIN_ELAPSED_SECS, total);
@@ -446,10 +446,15 @@ pub fn budget_status(used: u32, budget: u32, now: DateTime<Utc>) -> BudgetStatus
     BudgetStatus { used, budget, reserved, left: ordinary.saturating_sub(used), projected, level }
 }
 
+/// How many billed calls a month may spend on `class`: the whole budget for emergencies,
+/// the budget less the emergency reserve for everything else.
+pub fn budget_limit(budget: u32, class: NotifyClass) -> u32 {
+    if class == NotifyClass::Emergency { budget } else { budget.saturating_sub(emergency_reserve(budget)) }
+}
+
 /// Whether one more billed call of `class` fits the month, given `used` so far.
 pub fn budget_allows(used: u32, budget: u32, class: NotifyClass) -> bool {
-    let limit = if class == NotifyClass::Emergency { budget } else { budget.saturating_sub(emergency_reserve(budget)) };
-    used < limit
+    used < budget_limit(budget, class)
 }
 
 /// The shares of the budget at which the TAM is told.

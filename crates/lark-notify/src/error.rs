@@ -77,6 +77,12 @@ impl LarkError {
         }
     }
 
+    /// Whether Lark (or its gateway) answered with a refusal, so the call is known to have
+    /// done nothing and is not billed. A timeout or a broken connection leaves that unknown.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Self::Api { .. } | Self::RateLimited { .. } | Self::QuotaExhausted { .. } | Self::Http { .. })
+    }
+
     /// How long Lark asked us to wait, when it said.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {

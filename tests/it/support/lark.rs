@@ -23,6 +23,23 @@ pub fn secret_key() -> SecretString {
     SecretString::from(base64::engine::general_purpose::STANDARD.encode(key))
 }
 
+/// A desk on SQLite with no default integration (Lark apps are registered over REST), a
+/// secret key, a manual clock and no background workers.
+pub async fn bare_desk() -> TestApp {
+    let clock = Arc::new(ManualClock::new(START.parse().unwrap()));
+    let mut settings = settings_for(Db::Sqlite);
+    settings.secret_key = Some(secret_key());
+    TestApp::spawn_manual(settings, clock).await
+}
+
+/// A lark-sim app whose directory holds one person, `{who}@vendor.test`.
+pub async fn sim_with(app_id: &str, who: &str) -> SimHandle {
+    let users = vec![SimUser::with_email(who, format!("{who}@vendor.test"))];
+    lark_sim::spawn(SimConfig { app_id: app_id.to_owned(), users, ..SimConfig::default() })
+        .await
+        .expect("lark-sim starts")
+}
+
 /// A desk whose default integration is a lark-sim app.
 pub struct LarkDesk {
     pub app: TestApp,
@@ -70,13 +87,7 @@ impl LarkDesk {
             if r.is_idle() {
                 return total;
             }
-            total.events += r.events;
-            total.planned += r.planned;
-            total.composed += r.composed;
-            total.sent += r.sent;
-            total.retried += r.retried;
-            total.parked += r.parked;
-            total.deferred += r.deferred;
+            total += r;
         }
     }
 

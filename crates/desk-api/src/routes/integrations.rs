@@ -240,14 +240,14 @@ pub async fn budget(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Action::ReadIntegrations, "read integrations")?;
-    Ok(HttpResponse::Ok().json(budget_of(&state, &id).await?))
+    let integration = state.store.integration(&id).await?;
+    Ok(HttpResponse::Ok().json(budget_of(&state, integration).await?))
 }
 
-async fn budget_of(state: &AppState, id: &str) -> Result<BudgetDto, ApiError> {
-    let integration = state.store.integration(id).await?;
+async fn budget_of(state: &AppState, integration: Integration) -> Result<BudgetDto, ApiError> {
     let now = state.clock.now();
-    let usage = state.store.budget_usage(id, now).await?;
-    let ledger = state.store.ledger_summary(id, now).await?;
+    let usage = state.store.budget_usage(&integration.id, now).await?;
+    let ledger = state.store.ledger_summary(&integration.id, now).await?;
     let status = notify::budget_status(usage.used, integration.monthly_budget, now);
     Ok(BudgetDto {
         integration_id: integration.id,
@@ -295,8 +295,9 @@ pub async fn status(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Action::ReadIntegrations, "read integrations")?;
     let integration = state.store.integration(&id).await?;
-    let budget = budget_of(&state, &id).await?;
-    let problem = if integration.mode == LarkMode::Off {
+    let (id, mode) = (integration.id.clone(), integration.mode);
+    let budget = budget_of(&state, integration).await?;
+    let problem = if mode == LarkMode::Off {
         Some("mode is off: notifications are kept in the outbox and nothing is sent".to_owned())
     } else if budget.level == notify::PacingLevel::EmergenciesOnly.as_str() {
         Some("the month's Lark API budget is spent: only emergencies go out; the rest is queued".to_owned())
@@ -304,8 +305,8 @@ pub async fn status(
         None
     };
     Ok(HttpResponse::Ok().json(StatusDto {
-        integration_id: integration.id,
-        mode: integration.mode.as_str().to_owned(),
+        integration_id: id,
+        mode: mode.as_str().to_owned(),
         delivering: problem.is_none(),
         problem,
         budget,

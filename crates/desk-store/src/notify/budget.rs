@@ -14,8 +14,8 @@ use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
-use super::{NewNotification, NotificationState, insert_notifications};
-use crate::entity::{delivery, integration, lark_budget, lark_call, notification, org};
+use super::{NewNotification, NotificationState, Routes, insert_notifications};
+use crate::entity::{delivery, lark_budget, lark_call, notification, org};
 use crate::{Store, StoreError};
 
 /// A month's counters for one integration.
@@ -86,27 +86,32 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Option<u32>, StoreError> {
         let month = notify::month_key(now);
-        let limit = if class == NotifyClass::Emergency {
-            budget
-        } else {
-            budget.saturating_sub(notify::emergency_reserve(budget))
+        let limit = i64::from(notify::budget_limit(budget, class));
+        let emergency = i64::from(class == NotifyClass::Emergency);
+        let bump = || {
+            lark_budget::Entity::update_many()
+                .col_expr(lark_budget::Column::Used, Expr::col(lark_budget::Column::Used).add(1))
+                .col_expr(
+                    lark_budget::Column::EmergencyUsed,
+                    Expr::col(lark_budget::Column::EmergencyUsed).add(emergency),
+                )
+                .col_expr(lark_budget::Column::BlockedSince, Expr::value(Option::<DateTime<Utc>>::None))
+                .col_expr(lark_budget::Column::UpdatedAt, Expr::value(now))
+                .filter(lark_budget::Column::IntegrationId.eq(integration))
+                .filter(lark_budget::Column::Month.eq(&month))
+                .filter(lark_budget::Column::Used.lt(limit))
         };
         let tx = self.write().await?;
-        ensure_month(&*tx, integration, &month, now).await?;
-        let emergency = i64::from(class == NotifyClass::Emergency);
-        let reserved = lark_budget::Entity::update_many()
-            .col_expr(lark_budget::Column::Used, Expr::col(lark_budget::Column::Used).add(1))
-            .col_expr(lark_budget::Column::EmergencyUsed, Expr::col(lark_budget::Column::EmergencyUsed).add(emergency))
-            .col_expr(lark_budget::Column::BlockedSince, Expr::value(Option::<DateTime<Utc>>::None))
-            .col_expr(lark_budget::Column::UpdatedAt, Expr::value(now))
-            .filter(lark_budget::Column::IntegrationId.eq(integration))
-            .filter(lark_budget::Column::Month.eq(&month))
-            .filter(lark_budget::Column::Used.lt(i64::from(limit)))
-            .exec(&*tx)
-            .await?
-            .rows_affected
-            == 1;
-        if !reserved {
+        // One statement on the common path: the bump reports the new count itself.
+        let mut row = bump().exec_with_returning(&*tx).await?.pop();
+        if row.is_none() {
+            // Either the month is spent or this is its first call and the row does not
+            // exist yet. Creating it (a no-op when it exists) and bumping again decides;
+            // a look for the row instead would race a concurrent first call.
+            ensure_month(&*tx, integration, &month, now).await?;
+            row = bump().exec_with_returning(&*tx).await?.pop();
+        }
+        if row.is_none() {
             lark_budget::Entity::update_many()
                 .col_expr(lark_budget::Column::BlockedSince, Expr::value(now))
                 .filter(lark_budget::Column::IntegrationId.eq(integration))
@@ -114,15 +119,24 @@ impl Store {
                 .filter(lark_budget::Column::BlockedSince.is_null())
                 .exec(&*tx)
                 .await?;
-            tx.commit().await?;
-            return Ok(None);
         }
-        let row = lark_budget::Entity::find_by_id((integration.to_owned(), month))
-            .one(&*tx)
-            .await?
-            .ok_or_else(|| StoreError::corrupt("lark_budgets", "month row vanished"))?;
         tx.commit().await?;
-        Ok(Some(to_u32(row.used)))
+        Ok(row.map(|r| to_u32(r.used)))
+    }
+
+    async fn budget_row<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        integration: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<lark_budget::Model>, StoreError> {
+        Ok(lark_budget::Entity::find_by_id((integration.to_owned(), notify::month_key(now))).one(db).await?)
+    }
+
+    /// Billed calls reserved or made by `integration` in the month of `now`: what pacing
+    /// decides from, in one read.
+    pub async fn budget_used(&self, integration: &str, now: DateTime<Utc>) -> Result<u32, StoreError> {
+        Ok(self.budget_row(self.conn(), integration, now).await?.map_or(0, |r| to_u32(r.used)))
     }
 
     /// Gives back a reserved call that Lark refused (refused calls are not billed).
@@ -150,7 +164,7 @@ impl Store {
     /// The month of `now` for `integration`: counters and what is queued.
     pub async fn budget_usage(&self, integration: &str, now: DateTime<Utc>) -> Result<BudgetUsage, StoreError> {
         let db = self.conn();
-        let row = lark_budget::Entity::find_by_id((integration.to_owned(), notify::month_key(now))).one(db).await?;
+        let row = self.budget_row(db, integration, now).await?;
         let waiting_notifications = notification::Entity::find()
             .filter(notification::Column::IntegrationId.eq(integration))
             .filter(notification::Column::State.eq(NotificationState::Waiting.as_str()))
@@ -187,8 +201,8 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let month = notify::month_key(now);
+        // The alert follows a reservation, so the month's row exists.
         let tx = self.write().await?;
-        ensure_month(&*tx, integration, &month, now).await?;
         let first = lark_budget::Entity::update_many()
             .col_expr(lark_budget::Column::Alerted, Expr::value(i16::from(percent)))
             .filter(lark_budget::Column::IntegrationId.eq(integration))
@@ -203,17 +217,12 @@ impl Store {
         }
         // The TAMs the integration serves: its organisation's, or, for the single-tenant
         // default, those of every organisation without an app of its own.
-        let own_org = integration::Entity::find_by_id(integration).one(&*tx).await?.and_then(|i| i.org_id);
+        let routes = Routes::load(&*tx).await?;
+        let own_org = routes.owned().find(|(_, i)| *i == integration).map(|(org, _)| org);
         let orgs = match own_org {
             Some(org_id) => org::Entity::find_by_id(org_id).all(&*tx).await?,
-            None if integration == "default" => {
-                let with_app: Vec<Uuid> = integration::Entity::find()
-                    .filter(integration::Column::OrgId.is_not_null())
-                    .all(&*tx)
-                    .await?
-                    .into_iter()
-                    .filter_map(|i| i.org_id)
-                    .collect();
+            None if routes.default_integration() == Some(integration) => {
+                let with_app: Vec<Uuid> = routes.owned().map(|(org, _)| org).collect();
                 org::Entity::find()
                     .filter(org::Column::TamId.is_not_null())
                     .filter(org::Column::Id.is_not_in(with_app))

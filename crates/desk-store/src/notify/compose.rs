@@ -12,7 +12,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, Func, JoinType, LockBehavior, LockType
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use super::{NotificationState, class_of, recipient_of};
+use super::{NotificationState, class_of, recipient_columns, recipient_of};
 use crate::entity::{delivery, notification, notify_window, person};
 use crate::{Store, StoreError};
 
@@ -141,10 +141,7 @@ impl Store {
         let input = ComposeInput { recipient: recipient.clone(), locale, items: bodies, class };
         let rendered = render(&input);
         let id = Uuid::now_v7();
-        let (person_id, chat_id) = match recipient {
-            Recipient::Person(p) => (Some(p.as_uuid()), None),
-            Recipient::Chat(c) => (None, Some(c.clone())),
-        };
+        let (person_id, chat_id) = recipient_columns(recipient);
         delivery::Entity::insert(delivery::ActiveModel {
             id: Set(id),
             integration_id: Set(integration.to_owned()),

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use desk_core::notify::{NotificationBody, NotifyClass, Recipient};
 use desk_core::{OrgId, QuietHours};
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ConnectionTrait, EntityTrait};
 use uuid::Uuid;
 
 use crate::entity::{integration, notification, person};
@@ -64,6 +64,53 @@ pub(crate) struct NewNotification {
     pub(crate) created_at: DateTime<Utc>,
 }
 
+/// Which integration carries each organisation's notifications: its own Lark app, else
+/// the single-tenant `default` integration (one made from the `DESK_LARK_*` settings).
+#[derive(Debug, Default)]
+pub(crate) struct Routes {
+    by_org: std::collections::HashMap<Uuid, String>,
+    default: Option<String>,
+}
+
+impl Routes {
+    pub(crate) async fn load<C: ConnectionTrait>(db: &C) -> Result<Self, StoreError> {
+        let mut routes = Self::default();
+        for i in integration::Entity::find().all(db).await? {
+            match i.org_id {
+                Some(org) => {
+                    routes.by_org.insert(org, i.id);
+                }
+                None if i.id == "default" => routes.default = Some(i.id),
+                None => {}
+            }
+        }
+        Ok(routes)
+    }
+
+    /// The integration of `org`, if it has a way to Lark at all.
+    pub(crate) fn for_org(&self, org: Uuid) -> Option<String> {
+        self.by_org.get(&org).or(self.default.as_ref()).cloned()
+    }
+
+    /// Organisations with an app of their own, and that app.
+    pub(crate) fn owned(&self) -> impl Iterator<Item = (Uuid, &str)> {
+        self.by_org.iter().map(|(org, id)| (*org, id.as_str()))
+    }
+
+    /// The default integration, if there is one.
+    pub(crate) fn default_integration(&self) -> Option<&str> {
+        self.default.as_deref()
+    }
+}
+
+/// A recipient as the `person_id` / `chat_id` columns hold it.
+pub(crate) fn recipient_columns(recipient: &Recipient) -> (Option<Uuid>, Option<String>) {
+    match recipient {
+        Recipient::Person(p) => (Some(p.as_uuid()), None),
+        Recipient::Chat(c) => (None, Some(c.clone())),
+    }
+}
+
 /// Most rows per multi-row insert: well inside SQLite's bound-parameter limit.
 const INSERT_CHUNK: usize = 500;
 
@@ -75,10 +122,7 @@ pub(crate) async fn insert_notifications<C: ConnectionTrait>(
     let models: Vec<notification::ActiveModel> = rows
         .into_iter()
         .map(|n| {
-            let (person_id, chat_id) = match &n.recipient {
-                Recipient::Person(p) => (Some(p.as_uuid()), None),
-                Recipient::Chat(c) => (None, Some(c.clone())),
-            };
+            let (person_id, chat_id) = recipient_columns(&n.recipient);
             notification::ActiveModel {
                 id: Set(Uuid::now_v7()),
                 event_id: Set(n.event_id),
@@ -143,12 +187,7 @@ impl Store {
     pub async fn enqueue_notification(&self, req: NotificationRequest, now: DateTime<Utc>) -> Result<(), StoreError> {
         let tx = self.write().await?;
         let org = crate::orgs::require_org(&*tx, req.org_id).await?;
-        let own =
-            integration::Entity::find().filter(integration::Column::OrgId.eq(org.id)).one(&*tx).await?.map(|i| i.id);
-        let integration_id = match own {
-            Some(id) => Some(id),
-            None => integration::Entity::find_by_id("default".to_owned()).one(&*tx).await?.map(|i| i.id),
-        };
+        let integration_id = Routes::load(&*tx).await?.for_org(org.id);
         let not_before = match &req.recipient {
             Recipient::Person(p) => {
                 person::Entity::find_by_id(p.as_uuid()).one(&*tx).await?.and_then(|p| quiet_hold(&p, req.class, now))

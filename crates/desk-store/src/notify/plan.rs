@@ -7,12 +7,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use desk_core::notify::{self, Audience, Happening, NotificationBody, NotifyClass, Recipient, TicketSummary, Trigger};
 use desk_core::{ActorKind, PersonId, TimelineEvent};
-use sea_orm::sea_query::{LockBehavior, LockType};
+use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use super::{NotificationState, insert_notifications, quiet_hold};
-use crate::entity::{comment, integration, notification, org, outbox_event, person, ticket, timeline_entry};
+use super::{NotificationState, Routes, insert_notifications, quiet_hold};
+use crate::entity::{comment, notification, org, outbox_event, person, ticket, timeline_entry};
 use crate::{Store, StoreError};
 
 /// What one planning pass did.
@@ -30,8 +30,7 @@ struct World {
     orgs: HashMap<Uuid, org::Model>,
     people: HashMap<Uuid, person::Model>,
     comments: HashMap<Uuid, comment::Model>,
-    /// Organisation → its integration; `None` key: the `default` integration, if any.
-    integrations: HashMap<Option<Uuid>, String>,
+    routes: Routes,
 }
 
 impl World {
@@ -91,21 +90,8 @@ impl World {
             .into_iter()
             .map(|p| (p.id, p))
             .collect();
-        let mut integrations = HashMap::new();
-        for i in integration::Entity::find().all(db).await? {
-            if i.org_id.is_some() {
-                integrations.insert(i.org_id, i.id);
-            } else if i.id == "default" {
-                integrations.insert(None, i.id);
-            }
-        }
-        Ok(Self { tickets, orgs, people, comments, integrations })
-    }
-
-    /// The integration an organisation's notifications go through: its own app, else
-    /// the single-tenant default.
-    fn integration_for(&self, org: Uuid) -> Option<String> {
-        self.integrations.get(&Some(org)).or_else(|| self.integrations.get(&None)).cloned()
+        let routes = Routes::load(db).await?;
+        Ok(Self { tickets, orgs, people, comments, routes })
     }
 
     fn active_person(&self, id: Option<Uuid>) -> Option<&person::Model> {
@@ -231,7 +217,7 @@ impl Store {
                 at: entry.at,
             };
             let body = serde_json::to_string(&body).map_err(|e| StoreError::corrupt("notifications", e))?;
-            let integration_id = world.integration_for(ticket.org_id);
+            let integration_id = world.routes.for_org(ticket.org_id);
             for (recipient, class) in told {
                 let not_before = match &recipient {
                     Recipient::Person(p) => {
@@ -279,27 +265,20 @@ impl Store {
     /// many found a way out. Run it when the set of integrations changes.
     pub async fn adopt_unrouted(&self) -> Result<u64, StoreError> {
         let tx = self.write().await?;
-        let integrations = integration::Entity::find().all(&*tx).await?;
+        let routes = Routes::load(&*tx).await?;
+        let adopt = |integration: &str| {
+            notification::Entity::update_many()
+                .col_expr(notification::Column::IntegrationId, Expr::value(integration.to_owned()))
+                .filter(notification::Column::IntegrationId.is_null())
+        };
         let mut adopted = 0;
-        let mut owned = Vec::new();
-        for i in integrations.iter().filter(|i| i.org_id.is_some()) {
-            owned.extend(i.org_id);
-            adopted += notification::Entity::update_many()
-                .col_expr(notification::Column::IntegrationId, sea_orm::sea_query::Expr::value(i.id.clone()))
-                .filter(notification::Column::IntegrationId.is_null())
-                .filter(notification::Column::OrgId.eq(i.org_id))
-                .exec(&*tx)
-                .await?
-                .rows_affected;
+        for (org, integration) in routes.owned() {
+            adopted += adopt(integration).filter(notification::Column::OrgId.eq(org)).exec(&*tx).await?.rows_affected;
         }
-        if integrations.iter().any(|i| i.id == "default" && i.org_id.is_none()) {
-            adopted += notification::Entity::update_many()
-                .col_expr(notification::Column::IntegrationId, sea_orm::sea_query::Expr::value("default"))
-                .filter(notification::Column::IntegrationId.is_null())
-                .filter(notification::Column::OrgId.is_not_in(owned))
-                .exec(&*tx)
-                .await?
-                .rows_affected;
+        if let Some(default) = routes.default_integration() {
+            let owned: Vec<Uuid> = routes.owned().map(|(org, _)| org).collect();
+            adopted +=
+                adopt(default).filter(notification::Column::OrgId.is_not_in(owned)).exec(&*tx).await?.rows_affected;
         }
         tx.commit().await?;
         Ok(adopted)

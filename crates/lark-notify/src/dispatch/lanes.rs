@@ -11,8 +11,20 @@ use desk_core::Integration;
 use desk_store::{Clock, LedgerEntry, SecretBox, Store};
 use tokio::sync::RwLock;
 
-use super::DispatchError;
-use crate::{CallObserver, CallRecord, ClientConfig, LarkClient};
+use desk_store::StoreError;
+
+use crate::{CallObserver, CallRecord, ClientConfig, LarkClient, LarkError};
+
+/// Why an integration's client could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum LaneError {
+    /// Its settings or secrets could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The client could not be built from them.
+    #[error(transparent)]
+    Lark(#[from] LarkError),
+}
 
 /// Calls made but not yet written to the ledger. The dispatcher flushes it after every
 /// pass; the budget's hard limit does not depend on it (that is the reserved counter).
@@ -80,14 +92,12 @@ impl Lanes {
     }
 
     /// Writes the calls made since the last flush to the ledger.
-    pub async fn flush_ledger(&self) -> Result<(), DispatchError> {
-        let entries = self.ledger.take();
-        self.store.record_calls(entries).await?;
-        Ok(())
+    pub async fn flush_ledger(&self) -> Result<(), StoreError> {
+        self.store.record_calls(self.ledger.take()).await
     }
 
     /// The client of `integration`, built on first use and rebuilt after a change.
-    pub async fn client(&self, integration: &Integration) -> Result<Arc<LarkClient>, DispatchError> {
+    pub async fn client(&self, integration: &Integration) -> Result<Arc<LarkClient>, LaneError> {
         if let Some(lane) = self.lanes.read().await.get(&integration.id)
             && lane.version == integration.updated_at
         {

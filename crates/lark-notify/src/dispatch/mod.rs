@@ -22,7 +22,7 @@ use crate::{LarkClient, LarkError, with_purpose};
 mod lanes;
 mod render;
 
-pub use lanes::Lanes;
+pub use lanes::{LaneError, Lanes};
 
 /// Why a pass stopped.
 #[derive(Debug, thiserror::Error)]
@@ -30,9 +30,9 @@ pub enum DispatchError {
     /// The database refused.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A client could not be built.
+    /// An integration's client could not be had.
     #[error(transparent)]
-    Lark(#[from] LarkError),
+    Lane(#[from] LaneError),
     /// The test switch [`Dispatcher::crash_after_send`] fired.
     #[error("stopped between a Lark call and its bookkeeping (test switch)")]
     Crashed,
@@ -77,6 +77,18 @@ pub struct DispatchReport {
     pub parked: usize,
     /// Deliveries held back by the budget.
     pub deferred: usize,
+}
+
+impl std::ops::AddAssign for DispatchReport {
+    fn add_assign(&mut self, o: Self) {
+        self.events += o.events;
+        self.planned += o.planned;
+        self.composed += o.composed;
+        self.sent += o.sent;
+        self.retried += o.retried;
+        self.parked += o.parked;
+        self.deferred += o.deferred;
+    }
 }
 
 impl DispatchReport {
@@ -189,8 +201,8 @@ impl Dispatcher {
         report: &mut DispatchReport,
     ) -> Result<(), DispatchError> {
         let now = self.clock.now();
-        let usage = self.store.budget_usage(&integration.id, now).await?;
-        let status = notify::budget_status(usage.used, integration.monthly_budget, now);
+        let used = self.store.budget_used(&integration.id, now).await?;
+        let status = notify::budget_status(used, integration.monthly_budget, now);
         let window = notify::effective_window(self.settings.window, status.level);
         let recipients =
             self.store.due_recipients(&integration.id, now, window, status.level, self.settings.batch).await?;
@@ -270,7 +282,7 @@ impl Dispatcher {
                 Ok(Outcome::Sent)
             }
             Err(e) => {
-                if lark_answered(&e) {
+                if e.is_refusal() {
                     // Lark refused: a refused call is not billed, so the slot goes back.
                     self.store.release_call(&integration.id, d.class, now, now).await?;
                 }
@@ -341,16 +353,4 @@ impl Dispatcher {
         }
         Ok(())
     }
-}
-
-/// Whether Lark itself answered (so the call is known to have been refused and not
-/// billed), as opposed to a timeout or a broken connection, whose fate is unknown.
-fn lark_answered(e: &LarkError) -> bool {
-    matches!(
-        e,
-        LarkError::Api { .. }
-            | LarkError::RateLimited { .. }
-            | LarkError::QuotaExhausted { .. }
-            | LarkError::Http { .. }
-    )
 }
