@@ -10,6 +10,8 @@ mod m20261121_000002_desk_view_indexes;
 mod m20261121_000003_create_integrations;
 mod m20261121_000004_person_preferences;
 mod m20261121_000005_create_notifications;
+mod m20261121_000006_create_lark_inbox;
+mod m20261121_000007_ticket_escalation;
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -24,6 +26,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000003_create_integrations::Migration),
             Box::new(m20261121_000004_person_preferences::Migration),
             Box::new(m20261121_000005_create_notifications::Migration),
+            Box::new(m20261121_000006_create_lark_inbox::Migration),
+            Box::new(m20261121_000007_ticket_escalation::Migration),
         ]
     }
 }

@@ -9,8 +9,11 @@
 mod support;
 
 mod cli;
+mod escalation;
+mod inbound;
 mod input;
 mod integrations;
+mod lark_in;
 mod notify;
 mod openapi;
 mod ops;

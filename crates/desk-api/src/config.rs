@@ -33,6 +33,8 @@ const KEYS: &[&str] = &[
     "notify_window",
     "lark_request_timeout",
     "lark_monthly_budget",
+    "lark_event_retention",
+    "lark_max_request_age",
     "migrate_on_start",
     "log_format",
     "max_body_bytes",
@@ -92,6 +94,15 @@ pub struct Settings {
     pub lark_request_timeout: Duration,
     /// `DESK_LARK_MONTHLY_BUDGET`: Lark API calls allowed per month per integration.
     pub lark_monthly_budget: u32,
+    /// `DESK_LARK_EVENT_RETENTION`: how long Lark event and message ids are remembered to
+    /// drop redeliveries; an event older than this is a replay and is ignored.
+    #[serde(with = "humantime_serde")]
+    pub lark_event_retention: Duration,
+    /// `DESK_LARK_MAX_REQUEST_AGE`: when set, webhook pushes whose signed timestamp is
+    /// further than this from the server's clock are refused. Unset by default: whether
+    /// Lark refreshes that timestamp when it redelivers is not documented.
+    #[serde(default, with = "humantime_serde")]
+    pub lark_max_request_age: Option<Duration>,
     /// `DESK_MIGRATE_ON_START`: `desk serve` migrates first (turn off with several instances).
     pub migrate_on_start: bool,
     /// `DESK_LOG_FORMAT`: `json` or `pretty`.
@@ -228,6 +239,13 @@ impl Settings {
         if self.lark_request_timeout.is_zero() {
             return invalid("DESK_LARK_REQUEST_TIMEOUT", "must be longer than zero, like 10s");
         }
+        // Lark redelivers for about 7 hours; a shorter memory would let a redelivery through.
+        if self.lark_event_retention < Duration::from_secs(8 * 3600) {
+            return invalid("DESK_LARK_EVENT_RETENTION", "must be at least 8h (Lark redelivers for about 7 hours)");
+        }
+        if self.lark_max_request_age.is_some_and(|a| a.is_zero()) {
+            return invalid("DESK_LARK_MAX_REQUEST_AGE", "must be longer than zero, like 5m, or unset");
+        }
         if self.lark_monthly_budget == 0 {
             return invalid("DESK_LARK_MONTHLY_BUDGET", "must be at least 1");
         }
@@ -276,7 +294,7 @@ mod tests {
         for key in json.as_object().unwrap().keys() {
             assert!(KEYS.contains(&key.as_str()), "{key} is not in KEYS");
         }
-        assert_eq!(KEYS.len(), 18, "a new setting needs its key in KEYS and a default or #[serde(default)]");
+        assert_eq!(KEYS.len(), 20, "a new setting needs its key in KEYS and a default or #[serde(default)]");
     }
 
     #[test]

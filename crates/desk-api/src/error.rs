@@ -93,6 +93,14 @@ pub enum ApiError {
         /// For status moves: the allowed targets.
         allowed: Option<Vec<String>>,
     },
+    /// A Lark callback that does not authenticate as the integration it was sent to.
+    #[error("{detail}")]
+    LarkRefused {
+        /// Stable code.
+        code: &'static str,
+        /// Words.
+        detail: String,
+    },
     /// The body is larger than the limit.
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge {
@@ -134,7 +142,8 @@ impl ApiError {
             Self::NotFound { code, .. }
             | Self::BadRequest { code, .. }
             | Self::Validation { code, .. }
-            | Self::Conflict { code, .. } => code,
+            | Self::Conflict { code, .. }
+            | Self::LarkRefused { code, .. } => code,
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Unavailable(_) => "unavailable",
@@ -162,6 +171,14 @@ impl From<DomainError> for ApiError {
                     allowed: Some(allowed),
                 }
             }
+            DomainError::TicketClosed { .. } => {
+                Self::Conflict { code: "ticket_closed", detail: e.to_string(), allowed: None }
+            }
+            DomainError::EscalationTopLevel { .. } => {
+                Self::Conflict { code: "escalation_top_level", detail: e.to_string(), allowed: None }
+            }
+            DomainError::NoEmergency => Self::Conflict { code: "no_emergency", detail: e.to_string(), allowed: None },
+            DomainError::NotPermitted { who, what } => Self::Forbidden { role: who.to_owned(), what },
         }
     }
 }
@@ -197,7 +214,7 @@ impl From<StoreError> for ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::LarkRefused { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,

@@ -5,6 +5,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod integrations;
+pub mod lark;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;

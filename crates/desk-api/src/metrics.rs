@@ -22,6 +22,7 @@ pub struct Metrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     dispatch: IntCounterVec,
+    lark_events: IntCounterVec,
 }
 
 impl Metrics {
@@ -48,10 +49,18 @@ impl Metrics {
             ),
             &["outcome"],
         )?;
+        let lark_events = IntCounterVec::new(
+            Opts::new(
+                "desk_lark_events_total",
+                "Lark events and card callbacks: accepted, duplicate, stale, handled, failed; unknown types as type=\"other\"",
+            ),
+            &["type", "outcome"],
+        )?;
+        registry.register(Box::new(lark_events.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(dispatch.clone()))?;
-        Ok(Self { registry, requests, latency, dispatch })
+        Ok(Self { registry, requests, latency, dispatch, lark_events })
     }
 
     /// The Prometheus text exposition of everything registered.
@@ -74,6 +83,20 @@ impl Metrics {
         ] {
             self.dispatch.with_label_values(&[outcome]).inc_by(u64::try_from(n).unwrap_or(0));
         }
+    }
+
+    /// Counts one Lark event by type and outcome. Only the types the desk knows get their
+    /// own label, so a flood of new types cannot grow the series without bound.
+    pub fn record_lark_event(&self, event_type: &str, outcome: &str) {
+        const KNOWN: &[&str] = &[
+            "im.message.receive_v1",
+            "im.chat.member.user.added_v1",
+            "im.chat.member.user.deleted_v1",
+            "im.chat.disbanded_v1",
+            "card.action.trigger",
+        ];
+        let kind = if KNOWN.contains(&event_type) { event_type } else { "other" };
+        self.lark_events.with_label_values(&[kind, outcome]).inc();
     }
 
     fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {

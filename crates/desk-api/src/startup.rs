@@ -17,6 +17,7 @@ use lark_notify::dispatch::{Dispatcher, DispatcherSettings, Lanes};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
+use crate::lark::{Connections, Inbound, InboundSettings};
 use crate::metrics::{self, Metrics};
 use crate::routes;
 use crate::state::AppState;
@@ -106,14 +107,29 @@ impl Application {
             lanes.clone(),
             DispatcherSettings::new(settings.notify_window, settings.public_url.trim_end_matches('/')),
         );
+        let metrics = Metrics::new().context("registering metrics")?;
+        let inbound = Inbound::new(
+            store.clone(),
+            clock.clone(),
+            lanes.clone(),
+            metrics.clone(),
+            InboundSettings {
+                retention: settings.lark_event_retention,
+                public_url: settings.public_url.trim_end_matches('/').to_owned(),
+            },
+        );
+        let connections =
+            Connections::new(store.clone(), secret_box.clone(), inbound.clone(), settings.lark_request_timeout);
         let state = AppState {
             store,
             clock,
             secret_box,
             settings: Arc::new(settings),
-            metrics: Metrics::new().context("registering metrics")?,
+            metrics,
             lanes,
             dispatcher,
+            inbound,
+            connections,
         };
         let data = web::Data::new(state.clone());
         // The body extractor reads through actix's payload limit; keep both at the setting.
@@ -153,15 +169,18 @@ impl Application {
     /// (SIGINT/SIGTERM); then lets the workers finish their pass.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let shutdown = CancellationToken::new();
-        let worker = self.workers.then(|| {
-            workers::spawn_dispatcher(self.state.dispatcher.clone(), self.state.metrics.clone(), shutdown.clone())
+        let workers = self.workers.then(|| {
+            [
+                workers::spawn_dispatcher(self.state.dispatcher.clone(), self.state.metrics.clone(), shutdown.clone()),
+                workers::spawn_inbox(self.state.inbound.clone(), self.state.connections.clone(), shutdown.clone()),
+            ]
         });
         let served = self.server.await;
         shutdown.cancel();
-        if let Some(worker) = worker
-            && let Err(e) = worker.await
-        {
-            tracing::error!(error = %e, "the dispatcher stopped abnormally");
+        for worker in workers.into_iter().flatten() {
+            if let Err(e) = worker.await {
+                tracing::error!(error = %e, "a background worker stopped abnormally");
+            }
         }
         served
     }

@@ -7,6 +7,7 @@ use desk_store::{Clock, SecretBox, Store};
 use lark_notify::dispatch::{Dispatcher, Lanes};
 
 use crate::config::Settings;
+use crate::lark::{Connections, Inbound};
 use crate::metrics::Metrics;
 
 /// Everything handlers need, behind one `web::Data`.
@@ -26,4 +27,8 @@ pub struct AppState {
     pub lanes: Lanes,
     /// Delivers notifications (the background worker runs it; tests drive it).
     pub dispatcher: Dispatcher,
+    /// Where Lark events enter (webhook and long connection) and are worked.
+    pub inbound: Inbound,
+    /// The long connections of integrations in that mode.
+    pub connections: Connections,
 }

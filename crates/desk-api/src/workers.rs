@@ -1,5 +1,6 @@
-//! Background workers of `desk serve`: the notification dispatcher, looping until
-//! shutdown. A failed pass is logged and retried after a rest; the queue keeps the work.
+//! Background workers of `desk serve`: the notification dispatcher and the Lark inbox
+//! (with the long connections), looping until shutdown. A failed pass is logged and
+//! retried after a rest; the queues keep the work.
 
 use std::time::Duration;
 
@@ -7,6 +8,7 @@ use lark_notify::dispatch::Dispatcher;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::lark::{Connections, Inbound};
 use crate::metrics::Metrics;
 
 /// Rest between passes that found nothing to do.
@@ -36,5 +38,50 @@ pub fn spawn_dispatcher(dispatcher: Dispatcher, metrics: Metrics, shutdown: Canc
         if let Err(e) = dispatcher.lanes().flush_ledger().await {
             tracing::warn!(error = %e, "could not write the last Lark calls to the ledger");
         }
+    })
+}
+
+/// How often long connections are brought in step with the integrations table.
+const RECONCILE_EVERY: Duration = Duration::from_secs(5);
+/// How often handled events past the retention are forgotten.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Starts the inbox loop: handles accepted Lark events as they arrive (woken by each new
+/// one), keeps the long connections in step, and purges old event ids. On shutdown the
+/// connections are closed.
+pub fn spawn_inbox(inbound: Inbound, connections: Connections, shutdown: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut reconciled: Option<tokio::time::Instant> = None;
+        let mut purged: Option<tokio::time::Instant> = None;
+        loop {
+            let due = |last: Option<tokio::time::Instant>, every| last.is_none_or(|t| t.elapsed() >= every);
+            if due(reconciled, RECONCILE_EVERY) {
+                if let Err(e) = connections.reconcile().await {
+                    tracing::error!(error = %e, "could not bring the Lark long connections in step");
+                }
+                reconciled = Some(tokio::time::Instant::now());
+            }
+            if due(purged, PURGE_EVERY) {
+                match inbound.purge().await {
+                    Ok(n) if n > 0 => tracing::info!(forgotten = n, "Lark event ids past the retention forgotten"),
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "could not purge old Lark events"),
+                }
+                purged = Some(tokio::time::Instant::now());
+            }
+            let rest = match inbound.run_once().await {
+                Ok(_) => IDLE,
+                Err(e) => {
+                    tracing::error!(error = %e, "Lark inbox pass failed");
+                    AFTER_ERROR
+                }
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = inbound.woken() => {}
+                () = tokio::time::sleep(rest) => {}
+            }
+        }
+        connections.shutdown().await;
     })
 }

@@ -41,7 +41,7 @@ impl Role {
             ReadIntegrations => matches!(self, Self::Admin | Self::Tam),
             WriteOrg | WritePerson | AssignTicket => matches!(self, Self::Admin | Self::Tam),
             ReadOrg | ReadPerson | CreateTicket | ReadTicket | UpdateTicket | TakeTicket | TransitionTicket
-            | CommentTicket => true,
+            | CommentTicket | EscalateTicket | DeclareEmergency | AcknowledgeEmergency => true,
         }
     }
 }
@@ -93,6 +93,12 @@ pub enum Action {
     TransitionTicket,
     /// Comment on a ticket.
     CommentTicket,
+    /// Raise a ticket's escalation level.
+    EscalateTicket,
+    /// Declare an emergency on a ticket.
+    DeclareEmergency,
+    /// Acknowledge a ticket's emergency.
+    AcknowledgeEmergency,
 }
 
 #[cfg(test)]

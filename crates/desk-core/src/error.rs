@@ -16,6 +16,33 @@ pub enum DomainError {
         /// Where it may go from `from`.
         allowed: Vec<TicketStatus>,
     },
+    /// The ticket is resolved or closed, so it cannot be escalated (or, when closed, put
+    /// into emergency); it has to be reopened first.
+    #[error("the ticket is {status}; reopen it first")]
+    TicketClosed {
+        /// Where the ticket is.
+        status: TicketStatus,
+    },
+    /// The ticket is already at the top of its escalation ladder.
+    #[error("the ticket is already at the top escalation level ({name})")]
+    EscalationTopLevel {
+        /// The level it is at.
+        level: i32,
+        /// That level's name.
+        name: String,
+    },
+    /// An acknowledgement on a ticket that is not in emergency.
+    #[error("the ticket is not in emergency; there is nothing to acknowledge")]
+    NoEmergency,
+    /// The actor may not do this to this ticket (a customer acting on another
+    /// organisation's ticket, a customer acknowledging an emergency, …).
+    #[error("{who} may not {what}")]
+    NotPermitted {
+        /// Who tried, as a kind of party (`customer`, `system`, …).
+        who: &'static str,
+        /// What they may not do, and why.
+        what: &'static str,
+    },
 }
 
 impl DomainError {

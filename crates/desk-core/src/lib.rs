@@ -1,7 +1,9 @@
 #![doc = include_str!("../README.md")]
 
 mod auth;
+pub mod commands;
 mod error;
+pub mod escalation;
 mod ids;
 mod integration;
 pub mod notify;
@@ -14,6 +16,11 @@ mod validation;
 
 pub use auth::{Action, Role};
 pub use error::DomainError;
+pub use escalation::{
+    AckStep, Acknowledged, ESCALATION_LEVELS, ESCALATION_MERGE_WINDOW, Emergency, EmergencyKind, EmergencyStep,
+    EscalationStep, NewEmergency, NewEscalation, Party, TicketAct, check_party, decide_acknowledgement,
+    decide_emergency, decide_escalation, level_name,
+};
 pub use ids::{CommentId, OrgId, PersonId, TicketId, TimelineEntryId, TokenId};
 pub use integration::{
     FEISHU_BASE_URL, Integration, IntegrationInput, IntegrationPatch, LARK_BASE_URL, LarkMode, NewIntegration,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{ActorKind, CommentVisibility, Severity, TicketStatus, TimelineEvent};
+use crate::{ActorKind, CommentVisibility, EmergencyKind, Severity, TicketStatus, TimelineEvent};
 
 /// A notification's priority class, most urgent first. The order matters: when the
 /// budget tightens, delivery gives up the least urgent classes first.
@@ -91,6 +91,29 @@ pub enum Trigger {
     StaffComment,
     /// Staff left an internal note.
     InternalComment,
+    /// A ticket went up an escalation level (merged repeats are not news).
+    Escalated,
+    /// An emergency was declared.
+    EmergencyDeclared,
+    /// Staff acknowledged an emergency.
+    EmergencyAcknowledged,
+}
+
+impl Trigger {
+    /// Stable name, as the rules route and the logs show it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::TicketCreated => "ticket_created",
+            Self::TicketAssigned => "ticket_assigned",
+            Self::StatusChanged => "status_changed",
+            Self::CustomerComment => "customer_comment",
+            Self::StaffComment => "staff_comment",
+            Self::InternalComment => "internal_comment",
+            Self::Escalated => "escalated",
+            Self::EmergencyDeclared => "emergency_declared",
+            Self::EmergencyAcknowledged => "emergency_acknowledged",
+        }
+    }
 }
 
 /// Who a rule tells.
@@ -131,6 +154,13 @@ pub const RULES: &[Rule] = &[
     Rule { trigger: Trigger::StaffComment, audience: Audience::TicketGroup, class: NotifyClass::StateChange },
     // Internal notes never go to a group a customer can read.
     Rule { trigger: Trigger::InternalComment, audience: Audience::Assignee, class: NotifyClass::Action },
+    // The next level is asked to act: whoever works the ticket, and the TAM who owns the customer.
+    Rule { trigger: Trigger::Escalated, audience: Audience::Assignee, class: NotifyClass::Action },
+    Rule { trigger: Trigger::Escalated, audience: Audience::Tam, class: NotifyClass::Action },
+    Rule { trigger: Trigger::EmergencyDeclared, audience: Audience::Assignee, class: NotifyClass::Emergency },
+    Rule { trigger: Trigger::EmergencyDeclared, audience: Audience::Tam, class: NotifyClass::Emergency },
+    Rule { trigger: Trigger::EmergencyDeclared, audience: Audience::TicketGroup, class: NotifyClass::Emergency },
+    Rule { trigger: Trigger::EmergencyAcknowledged, audience: Audience::TicketGroup, class: NotifyClass::StateChange },
 ];
 
 /// The trigger of a timeline event done by `actor`, if any rule could care.
@@ -142,7 +172,13 @@ pub fn trigger_of(event: &TimelineEvent, actor: ActorKind) -> Option<Trigger> {
         TimelineEvent::Commented { visibility: CommentVisibility::Internal, .. } => Some(Trigger::InternalComment),
         TimelineEvent::Commented { .. } if actor == ActorKind::Customer => Some(Trigger::CustomerComment),
         TimelineEvent::Commented { .. } => Some(Trigger::StaffComment),
-        TimelineEvent::Assigned { to: None, .. }
+        TimelineEvent::Escalated { merged: false, .. } => Some(Trigger::Escalated),
+        TimelineEvent::EmergencyDeclared { .. } => Some(Trigger::EmergencyDeclared),
+        TimelineEvent::EmergencyAcknowledged => Some(Trigger::EmergencyAcknowledged),
+        // A merged escalation repeats a request the next level was just told of; the
+        // timeline keeps its reason.
+        TimelineEvent::Escalated { merged: true, .. }
+        | TimelineEvent::Assigned { to: None, .. }
         | TimelineEvent::TitleChanged { .. }
         | TimelineEvent::DescriptionChanged
         | TimelineEvent::SeverityChanged { .. } => None,
@@ -206,6 +242,22 @@ pub enum Happening {
         /// Whether it is an internal note.
         internal: bool,
     },
+    /// A ticket went up an escalation level.
+    Escalated {
+        /// The level's name on the ladder (`senior_engineer`, `tam_lead`, …).
+        level: String,
+        /// Why.
+        reason: String,
+    },
+    /// An emergency was declared.
+    EmergencyDeclared {
+        /// What broke (not `kind`: that names the happening).
+        emergency_kind: EmergencyKind,
+        /// The declarer's words (their opening, as for comments).
+        text: String,
+    },
+    /// Staff acknowledged the emergency.
+    EmergencyAcknowledged,
     /// The integration crossed a share of its monthly budget.
     BudgetAlert {
         /// The threshold crossed (50, 80, 95, 100).
@@ -216,6 +268,11 @@ pub enum Happening {
         budget: u32,
         /// The delivery level now in force.
         level: PacingLevel,
+    },
+    /// A group the desk serves was disbanded in Lark.
+    ChatDisbanded {
+        /// The group's name.
+        chat: String,
     },
 }
 
@@ -509,6 +566,34 @@ mod tests {
         assert_eq!(audiences(Trigger::StatusChanged), [Audience::TicketGroup]);
         assert_eq!(audiences(Trigger::CustomerComment), [Audience::Assignee]);
         assert_eq!(audiences(Trigger::StaffComment), [Audience::TicketGroup]);
+        assert_eq!(audiences(Trigger::Escalated), [Audience::Assignee, Audience::Tam]);
+        assert_eq!(audiences(Trigger::EmergencyDeclared), [Audience::Assignee, Audience::Tam, Audience::TicketGroup]);
+        assert_eq!(audiences(Trigger::EmergencyAcknowledged), [Audience::TicketGroup]);
+        let classes = |t| rules_for(t).map(|r| r.class).collect::<Vec<_>>();
+        assert_eq!(classes(Trigger::Escalated), [NotifyClass::Action; 2]);
+        assert_eq!(classes(Trigger::EmergencyDeclared), [NotifyClass::Emergency; 3]);
+        assert_eq!(classes(Trigger::EmergencyAcknowledged), [NotifyClass::StateChange]);
+    }
+
+    #[test]
+    fn escalations_notify_once_and_merged_repeats_do_not() {
+        let escalated = |merged| TimelineEvent::Escalated {
+            from: 0,
+            to: if merged { 0 } else { 1 },
+            level_name: "senior_engineer".into(),
+            reason: "waiting since Monday".into(),
+            merged,
+        };
+        assert_eq!(trigger_of(&escalated(false), ActorKind::Customer), Some(Trigger::Escalated));
+        assert!(!is_notifiable(&escalated(true), ActorKind::Customer));
+        assert!(is_notifiable(&TimelineEvent::EmergencyAcknowledged, ActorKind::Staff));
+    }
+
+    #[test]
+    fn trigger_names_match_their_serde_names() {
+        for t in RULES.iter().map(|r| r.trigger) {
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+        }
     }
 
     #[test]

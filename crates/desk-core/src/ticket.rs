@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::org::{LARK_ID_MAX, NAME_MAX};
-use crate::{CommentId, DomainError, OrgId, PersonId, TicketId, Validation};
+use crate::{CommentId, DomainError, Emergency, OrgId, PersonId, TicketId, Validation};
 
 /// How bad it is. Ordering is meaningful: `P1` is the most urgent, so `P1 < P2`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -158,10 +158,12 @@ pub struct Ticket {
     pub status: TicketStatus,
     /// Who works it.
     pub assignee_id: Option<PersonId>,
-    /// 0 = not escalated; each escalation adds one.
+    /// 0 = not escalated; each escalation adds one (see `ESCALATION_LEVELS`).
     pub escalation_level: i32,
-    /// Whether an emergency was declared.
-    pub emergency: bool,
+    /// When the level was last raised (merged repeats do not move it).
+    pub escalated_at: Option<DateTime<Utc>>,
+    /// The emergency declared on it, if any.
+    pub emergency: Option<Emergency>,
     /// Links to external ticketing systems.
     pub external_refs: Vec<ExternalRef>,
     /// When opened.

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{CommentId, CommentVisibility, PersonId, Severity, TicketId, TicketStatus, TimelineEntryId};
+use crate::{CommentId, CommentVisibility, EmergencyKind, PersonId, Severity, TicketId, TicketStatus, TimelineEntryId};
 
 /// What kind of party did something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -99,6 +99,29 @@ pub enum TimelineEvent {
         /// Public or internal.
         visibility: CommentVisibility,
     },
+    /// Someone asked for escalation: the level went up one, or (`merged`) the request
+    /// came within the merge window of the previous raise and joined it (`from == to`).
+    Escalated {
+        /// The level before.
+        from: i32,
+        /// The level after.
+        to: i32,
+        /// The name of level `to` on the ladder (`senior_engineer`, …).
+        level_name: String,
+        /// Why.
+        reason: String,
+        /// Whether the request was merged into the previous raise.
+        merged: bool,
+    },
+    /// An emergency was declared.
+    EmergencyDeclared {
+        /// What broke.
+        kind: EmergencyKind,
+        /// The declarer's words.
+        text: String,
+    },
+    /// Staff acknowledged the emergency (the actor is who).
+    EmergencyAcknowledged,
 }
 
 impl TimelineEvent {
@@ -112,6 +135,9 @@ impl TimelineEvent {
             Self::Assigned { .. } => "assigned",
             Self::StatusChanged { .. } => "status_changed",
             Self::Commented { .. } => "commented",
+            Self::Escalated { .. } => "escalated",
+            Self::EmergencyDeclared { .. } => "emergency_declared",
+            Self::EmergencyAcknowledged => "emergency_acknowledged",
         }
     }
 }

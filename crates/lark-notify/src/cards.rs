@@ -253,6 +253,17 @@ pub(crate) fn text(lang: Lang, key: &str) -> &'static str {
         "status_changed" => ("{actor} moved it from {from} to {to}", "{actor} 将状态从「{from}」改为「{to}」"),
         "commented" => ("{actor} commented: {text}", "{actor} 评论：{text}"),
         "internal_note" => ("{actor} left an internal note: {text}", "{actor} 添加了内部备注：{text}"),
+        "escalated" => ("{actor} escalated it to {level}: {reason}", "{actor} 将工单升级至{level}：{reason}"),
+        "emergency_line" => {
+            ("{actor} declared an emergency ({kind}): {text}", "{actor} 宣布紧急事件（{kind}）：{text}")
+        }
+        "emergency_acknowledged" => ("{actor} acknowledged the emergency", "{actor} 已确认接手紧急事件"),
+        "engineer" => ("engineer", "工程师"),
+        "senior_engineer" => ("senior engineer", "高级工程师"),
+        "tam_lead" => ("TAM lead", "TAM 负责人"),
+        "data_loss" => ("data loss", "数据丢失"),
+        "data_corruption" => ("data corruption", "数据损坏"),
+        "service_unavailable" => ("service unavailable", "服务不可用"),
         "budget_alert" => (
             "{pct}% of this month's Lark API budget is used ({used} of {budget} calls). Delivery now: {level}.",
             "本月 Lark API 调用额度已用 {pct}%（{used}/{budget} 次）。当前投递方式：{level}。",
@@ -261,6 +272,10 @@ pub(crate) fn text(lang: Lang, key: &str) -> &'static str {
         "merge_edits" => ("card edits merged", "合并卡片更新"),
         "digests_only" => ("digests only", "仅发送摘要"),
         "emergencies_only" => ("emergencies only", "仅发送紧急通知"),
+        "chat_disbanded" => (
+            "The Lark group \"{chat}\" was disbanded; the desk no longer posts there.",
+            "Lark 群「{chat}」已解散，服务台将不再向其发送消息。",
+        ),
         "digest_heading" => ("Larkdesk: what you missed", "Larkdesk：您错过的更新"),
         "budget_heading" => ("Larkdesk: Lark API budget", "Larkdesk：Lark API 调用额度"),
         _ => ("", ""),
@@ -271,7 +286,9 @@ pub(crate) fn text(lang: Lang, key: &str) -> &'static str {
     }
 }
 
-pub(crate) fn label(lang: Lang, key: &str) -> &str {
+/// The words for a stable name (`senior_engineer`, `in_progress`, …) in `lang`; the name
+/// itself when there are none.
+pub fn label(lang: Lang, key: &str) -> &str {
     match text(lang, key) {
         "" => key,
         known => known,

@@ -5,7 +5,9 @@ mod client;
 #[cfg(feature = "dispatcher")]
 pub mod dispatch;
 mod error;
+pub mod event_bodies;
 pub mod events;
+pub mod longconn;
 mod token;
 pub mod wire;
 

@@ -1,4 +1,6 @@
-//! What a simulated app looks like: credentials, directory users and limits.
+//! What a simulated app looks like: credentials, directory users, limits and how pushes behave.
+
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +23,16 @@ pub struct SimConfig {
     pub per_target_qps: u32,
     /// The tenant key echoed in messages, chats and users.
     pub tenant_key: String,
+    /// Waits before each re-push of an event the app did not acknowledge (Lark: 15 s, 5 min, 1 h, 6 h,
+    /// i.e. four retries). Real time, not the sim clock, so tests can compress it to milliseconds.
+    pub redelivery: Vec<Duration>,
+    /// How long a push waits for the app's answer (HTTP 200 or the long-connection ack); Lark allows 3 s.
+    pub push_timeout: Duration,
+    /// What endpoint discovery and every pong hand to long-connection clients.
+    pub client_config: ClientConfig,
+    /// Split long-connection event payloads into fragments of at most this many bytes (`sum`/`seq`
+    /// headers, sent out of order); `None` sends every event in one frame.
+    pub ws_fragment_bytes: Option<usize>,
 }
 
 impl Default for SimConfig {
@@ -35,7 +47,34 @@ impl Default for SimConfig {
             app_rate_per_min: 1000,
             per_target_qps: 5,
             tenant_key: "2ed263bf32cf1651".to_owned(),
+            redelivery: [15, 5 * 60, 3600, 6 * 3600].into_iter().map(Duration::from_secs).collect(),
+            push_timeout: Duration::from_secs(3),
+            client_config: ClientConfig::default(),
+            ws_fragment_bytes: None,
         }
+    }
+}
+
+/// The long-connection client settings of spec §7.2, in seconds, serialized with Lark's PascalCase
+/// keys (`{"PingInterval":120,"ReconnectCount":-1,"ReconnectInterval":120,"ReconnectNonce":30}`).
+/// Field order is the order Lark writes them in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ClientConfig {
+    /// Seconds between the client's pings.
+    pub ping_interval: u32,
+    /// Reconnect attempts after a disconnect; negative means without end.
+    pub reconnect_count: i32,
+    /// Seconds between reconnect attempts.
+    pub reconnect_interval: u32,
+    /// Upper bound of the random wait, in seconds, before the first reconnect attempt.
+    pub reconnect_nonce: u32,
+}
+
+impl Default for ClientConfig {
+    /// The values the official SDKs default to (and the spec saw the server send).
+    fn default() -> Self {
+        Self { ping_interval: 120, reconnect_count: -1, reconnect_interval: 120, reconnect_nonce: 30 }
     }
 }
 

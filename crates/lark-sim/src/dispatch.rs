@@ -10,6 +10,7 @@ use crate::call::Call;
 use crate::envelope::{Body, Reply};
 use crate::faults::{FaultApply, FaultBody, FaultKind, FaultSpec};
 use crate::ids;
+use crate::push;
 use crate::routes::{ROUTES, Route};
 use crate::state::Sim;
 
@@ -74,6 +75,8 @@ async fn dispatch(route: &'static Route, req: HttpRequest, body: web::Bytes, sim
         }
         Some(f) => faulted(&f, &sim),
     };
+    // Events the call caused (members added, a chat disbanded) go out once the state is unlocked.
+    push::start_queued(&sim.into_inner());
     reply.attach_log_id(&log_id);
     respond(reply, &log_id)
 }

@@ -40,3 +40,18 @@ pub(crate) fn link_token() -> String {
 pub(crate) fn log_id() -> String {
     format!("{}{:018x}", chrono::Utc::now().format("%Y%m%d%H%M%S"), rand::random::<u128>() >> 56)
 }
+
+/// Event ids are 32 hex digits (`header.event_id`).
+pub(crate) fn event_id() -> String {
+    hex32()
+}
+
+/// The card-update credential of a callback (`event.token`).
+pub(crate) fn card_token() -> String {
+    format!("c-{}{:08x}", hex32(), rand::random::<u32>())
+}
+
+/// Opaque long-connection values (ticket, device id, access key, frame message and trace ids).
+pub(crate) fn opaque() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}

@@ -1,14 +1,19 @@
 //! Test-only routes under `/_sim/`: inspect and steer the simulator. Not part of Lark; no auth,
 //! not counted as calls.
 
+use std::sync::Arc;
+
 use actix_web::{HttpResponse, web};
 use chrono::TimeDelta;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::config::{LimitsUpdate, SimUser};
+use crate::events::{Click, Say, Subscription};
 use crate::faults::FaultSpec;
 use crate::ids;
+use crate::people;
+use crate::push;
 use crate::state::{Chat, Owner, Sim, default_chat_settings};
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
@@ -22,7 +27,11 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route("/users", web::post().to(add_users))
             .route("/chats", web::post().to(create_chat))
             .route("/chats/{chat_id}/members", web::post().to(join_chat))
-            .route("/reset", web::post().to(reset)),
+            .route("/reset", web::post().to(reset))
+            .route("/subscription", web::post().to(subscribe))
+            .route("/say", web::post().to(say))
+            .route("/click", web::post().to(click))
+            .route("/events", web::get().to(events)),
     );
 }
 
@@ -140,21 +149,58 @@ struct Join {
     open_ids: Vec<String>,
 }
 
+/// People join by themselves: `im.chat.member.user.added_v1` goes to the bot if it is in the chat.
 async fn join_chat(sim: web::Data<Sim>, path: web::Path<String>, body: web::Json<Join>) -> HttpResponse {
-    let mut st = sim.lock();
-    let Some(index) = st.chat_index(&path) else {
-        return HttpResponse::NotFound().json(json!({"error": format!("unknown chat {path}")}));
-    };
-    if let Some(unknown) = body.open_ids.iter().find(|id| st.user_by_open_id(id).is_none()) {
-        return bad_request(format!("unknown open_id {unknown}"));
-    }
-    let chat = &mut st.chats[index];
-    for id in &body.open_ids {
-        if !chat.members.contains(id) {
-            chat.members.push(id.clone());
+    let members = {
+        let mut st = sim.lock();
+        let Some(index) = st.chat_index(&path) else {
+            return HttpResponse::NotFound().json(json!({"error": format!("unknown chat {path}")}));
+        };
+        if let Some(unknown) = body.open_ids.iter().find(|id| st.user_by_open_id(id).is_none()) {
+            return bad_request(format!("unknown open_id {unknown}"));
         }
+        people::join(&mut st, index, &body.open_ids);
+        st.chats[index].members.clone()
+    };
+    push::start_queued(&sim.into_inner());
+    HttpResponse::Ok().json(json!({"members": members}))
+}
+
+async fn subscribe(sim: web::Data<Sim>, body: web::Json<Subscription>) -> HttpResponse {
+    sim.lock().subscription = Some(body.into_inner());
+    HttpResponse::Ok().json(json!({"subscribed": true}))
+}
+
+/// [`crate::SimHandle::user_says`]: answers the [`crate::Pushed`] once the first attempt finished.
+async fn say(sim: web::Data<Sim>, body: web::Json<Say>) -> HttpResponse {
+    let sim = sim.into_inner();
+    let work = {
+        let sim = Arc::clone(&sim);
+        async move { people::user_says(&sim, &body).await }
+    };
+    match sim.push.run(work).await {
+        Some(Ok(pushed)) => HttpResponse::Ok().json(pushed),
+        Some(Err(e)) => bad_request(format!("{e:#}")),
+        None => HttpResponse::ServiceUnavailable().json(json!({"error": "the simulator is stopping"})),
     }
-    HttpResponse::Ok().json(json!({"members": chat.members}))
+}
+
+/// [`crate::SimHandle::click`]: answers the [`crate::CardAnswer`] (`elapsed` in milliseconds).
+async fn click(sim: web::Data<Sim>, body: web::Json<Click>) -> HttpResponse {
+    let sim = sim.into_inner();
+    let work = {
+        let sim = Arc::clone(&sim);
+        async move { people::click(&sim, &body).await }
+    };
+    match sim.push.run(work).await {
+        Some(Ok(answer)) => HttpResponse::Ok().json(answer),
+        Some(Err(e)) => bad_request(format!("{e:#}")),
+        None => HttpResponse::ServiceUnavailable().json(json!({"error": "the simulator is stopping"})),
+    }
+}
+
+async fn events(sim: web::Data<Sim>) -> HttpResponse {
+    HttpResponse::Ok().json(sim.lock().pushes.public())
 }
 
 async fn reset(sim: web::Data<Sim>) -> HttpResponse {

@@ -55,7 +55,7 @@ pub struct MessageSnapshot {
     pub message_id: String,
     /// The chat the message landed in.
     pub chat_id: String,
-    /// `open_id`, `email`, `chat_id`, …, or `message_id` for replies.
+    /// `open_id`, `email`, `chat_id`, …, or `message_id` for replies; `chat_id` for what people wrote.
     pub receive_id_type: String,
     /// The id the sender addressed (the parent message for replies).
     pub receive_id: String,
@@ -73,8 +73,14 @@ pub struct MessageSnapshot {
     pub create_time: String,
     /// How many PATCHes succeeded.
     pub update_count: u32,
-    /// Content strings of those PATCHes, oldest first.
+    /// Content strings of those PATCHes (and of cards replaced by a callback answer), oldest first.
     pub updates: Vec<String>,
+    /// `app` for the bot's messages, `user` for what people wrote ([`crate::SimHandle::user_says`]).
+    #[serde(default)]
+    pub sender_type: String,
+    /// The app id, or the writer's open_id.
+    #[serde(default)]
+    pub sender_id: String,
 }
 
 /// Call counters.

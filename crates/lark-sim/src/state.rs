@@ -7,10 +7,13 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::config::{LimitsUpdate, SimConfig, SimUser, SimUserInfo};
+use crate::events::{Pushes, Subscription};
 use crate::faults::Faults;
 use crate::ids;
 use crate::limits::{Quota, RateLimits};
+use crate::push::Pusher;
 use crate::snapshot::{CallStats, ChatSnapshot, MessageSnapshot, Snapshot};
+use crate::ws;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TokenKind {
@@ -50,6 +53,15 @@ pub(crate) struct Chat {
     pub(crate) settings: Map<String, Value>,
 }
 
+/// Who wrote a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Sender {
+    /// The bot, through the API.
+    App,
+    /// A directory user (open_id), through [`crate::SimHandle::user_says`].
+    User(String),
+}
+
 #[derive(Debug)]
 pub(crate) struct Message {
     pub(crate) message_id: String,
@@ -62,6 +74,7 @@ pub(crate) struct Message {
     pub(crate) root_id: Option<String>,
     pub(crate) parent_id: Option<String>,
     pub(crate) thread_id: Option<String>,
+    pub(crate) sender: Sender,
     pub(crate) create_ms: i64,
     pub(crate) update_ms: i64,
     pub(crate) updates: Vec<String>,
@@ -81,6 +94,7 @@ pub(crate) struct State {
     pub(crate) app_secret: String,
     pub(crate) tenant_key: String,
     pub(crate) bot_open_id: String,
+    pub(crate) bot_union_id: String,
     pub(crate) limits: Limits,
     clock_offset: TimeDelta,
     pub(crate) users: Vec<SimUserInfo>,
@@ -99,6 +113,11 @@ pub(crate) struct State {
     pub(crate) quota: Quota,
     pub(crate) rates: RateLimits,
     pub(crate) faults: Faults,
+    /// How the app receives events; nothing is pushed without one.
+    pub(crate) subscription: Option<Subscription>,
+    pub(crate) pushes: Pushes,
+    /// Long-connection discovery: the WebSocket URL and the tickets handed out.
+    pub(crate) ws: ws::Endpoint,
 }
 
 impl State {
@@ -108,6 +127,7 @@ impl State {
             app_secret: config.app_secret,
             tenant_key: config.tenant_key,
             bot_open_id: ids::open_id(),
+            bot_union_id: ids::union_id(),
             limits: Limits {
                 monthly_quota: config.monthly_quota,
                 per_sec: config.app_rate_per_sec,
@@ -130,6 +150,9 @@ impl State {
             quota: Quota::new(Utc::now()),
             rates: RateLimits::default(),
             faults: Faults::default(),
+            subscription: None,
+            pushes: Pushes::default(),
+            ws: ws::Endpoint::new(config.client_config),
         };
         for user in config.users {
             state.add_user(user);
@@ -147,6 +170,11 @@ impl State {
 
     pub(crate) fn advance_clock(&mut self, by: TimeDelta) {
         self.clock_offset += by;
+    }
+
+    /// Puts the sim clock at `at` (backwards too: this is for tests).
+    pub(crate) fn set_now(&mut self, at: DateTime<Utc>) {
+        self.clock_offset = at - Utc::now();
     }
 
     pub(crate) fn update_limits(&mut self, update: &LimitsUpdate) {
@@ -241,7 +269,8 @@ impl State {
         index
     }
 
-    /// Forgets chats, messages, counters and faults; users, credentials, tokens and the clock stay.
+    /// Forgets chats, messages, counters, faults and pushes; users, credentials, tokens, the clock
+    /// and the subscription stay.
     pub(crate) fn reset(&mut self) {
         self.chats.clear();
         self.chat_index.clear();
@@ -256,6 +285,7 @@ impl State {
         self.quota = Quota::new(self.now());
         self.rates.clear();
         self.faults.clear();
+        self.pushes.clear();
     }
 
     pub(crate) fn snapshot(&mut self) -> Snapshot {
@@ -263,7 +293,7 @@ impl State {
         let billed = self.quota.billed(now);
         Snapshot {
             chats: self.chats.iter().map(|c| self.chat_snapshot(c)).collect(),
-            messages: self.messages.iter().map(message_snapshot).collect(),
+            messages: self.messages.iter().map(|m| self.message_snapshot(m)).collect(),
             calls: CallStats { total: self.calls_total, billed, by_route: self.calls_by_route.clone() },
             tokens_issued: self.tokens_issued,
             users: self.users.clone(),
@@ -288,22 +318,28 @@ impl State {
             uuid: chat.uuid.clone(),
         }
     }
-}
 
-fn message_snapshot(m: &Message) -> MessageSnapshot {
-    MessageSnapshot {
-        message_id: m.message_id.clone(),
-        chat_id: m.chat_id.clone(),
-        receive_id_type: m.receive_id_type.clone(),
-        receive_id: m.receive_id.clone(),
-        msg_type: m.msg_type.clone(),
-        content: m.content.clone(),
-        uuid: m.uuid.clone(),
-        root_id: m.root_id.clone(),
-        parent_id: m.parent_id.clone(),
-        create_time: m.create_ms.to_string(),
-        update_count: u32::try_from(m.updates.len()).unwrap_or(u32::MAX),
-        updates: m.updates.clone(),
+    fn message_snapshot(&self, m: &Message) -> MessageSnapshot {
+        let (sender_type, sender_id) = match &m.sender {
+            Sender::App => ("app", self.app_id.clone()),
+            Sender::User(open_id) => ("user", open_id.clone()),
+        };
+        MessageSnapshot {
+            message_id: m.message_id.clone(),
+            chat_id: m.chat_id.clone(),
+            receive_id_type: m.receive_id_type.clone(),
+            receive_id: m.receive_id.clone(),
+            msg_type: m.msg_type.clone(),
+            content: m.content.clone(),
+            uuid: m.uuid.clone(),
+            root_id: m.root_id.clone(),
+            parent_id: m.parent_id.clone(),
+            create_time: m.create_ms.to_string(),
+            update_count: u32::try_from(m.updates.len()).unwrap_or(u32::MAX),
+            updates: m.updates.clone(),
+            sender_type: sender_type.to_owned(),
+            sender_id,
+        }
     }
 }
 
@@ -344,15 +380,17 @@ pub(crate) fn default_chat_settings() -> Map<String, Value> {
     }
 }
 
-/// The shared state, built once and handed to every actix worker.
+/// The shared state, built once and handed to every actix worker, and the machinery that pushes
+/// events to the app.
 #[derive(Debug)]
 pub(crate) struct Sim {
     state: std::sync::Mutex<State>,
+    pub(crate) push: Pusher,
 }
 
 impl Sim {
-    pub(crate) fn new(state: State) -> Self {
-        Self { state: std::sync::Mutex::new(state) }
+    pub(crate) fn new(state: State, push: Pusher) -> Self {
+        Self { state: std::sync::Mutex::new(state), push }
     }
 
     /// A panicking handler must not take the whole simulator down with a poisoned lock.

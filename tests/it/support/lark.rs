@@ -2,12 +2,13 @@
 //! the test: the harness of the notification tests and the notification benchmark.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use base64::Engine as _;
 use chrono::{DateTime, TimeDelta, Utc};
 use desk_store::ManualClock;
 use lark_notify::dispatch::DispatchReport;
-use lark_sim::{MessageSnapshot, SimConfig, SimHandle, SimUser, SimUserInfo};
+use lark_sim::{ClientConfig, MessageSnapshot, SimConfig, SimHandle, SimUser, SimUserInfo, Subscription};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -40,6 +41,24 @@ pub async fn sim_with(app_id: &str, who: &str) -> SimHandle {
         .expect("lark-sim starts")
 }
 
+/// The directory of `people` users, `p{i}@acme.test`.
+fn directory(people: usize) -> Vec<SimUser> {
+    (0..people).map(|i| SimUser::with_email(format!("Person {i}"), format!("p{i}@acme.test"))).collect()
+}
+
+/// How a desk under test hears from Lark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ear {
+    /// `POST /lark/default/{events,cards}`, encrypted and signed.
+    Webhook,
+    /// The long connection.
+    LongConnection,
+}
+
+/// The default integration's verification token and encrypt key in [`LarkDesk::listening`].
+pub const VERIFICATION_TOKEN: &str = "v-token-for-tests";
+pub const ENCRYPT_KEY: &str = "encrypt-key-for-tests";
+
 /// A desk whose default integration is a lark-sim app.
 pub struct LarkDesk {
     pub app: TestApp,
@@ -58,10 +77,14 @@ impl LarkDesk {
 
     /// As [`LarkDesk::spawn`], with a chance to change the settings first.
     pub async fn spawn_tuned(db: Db, people: usize, budget: u32, tune: impl FnOnce(&mut desk_api::Settings)) -> Self {
-        let users =
-            (0..people).map(|i| SimUser::with_email(format!("Person {i}"), format!("p{i}@acme.test"))).collect();
-        let sim = lark_sim::spawn(SimConfig { users, ..SimConfig::default() }).await.expect("lark-sim starts");
+        Self::build(db, SimConfig { users: directory(people), ..SimConfig::default() }, budget, tune).await
+    }
+
+    async fn build(db: Db, sim: SimConfig, budget: u32, tune: impl FnOnce(&mut desk_api::Settings)) -> Self {
+        let sim = lark_sim::spawn(sim).await.expect("lark-sim starts");
         let clock = Arc::new(ManualClock::new(START.parse().unwrap()));
+        // Events carry the sim's time; keep it with the desk's, whatever this machine's date.
+        sim.set_now(START.parse().unwrap());
         let mut settings = settings_for(db);
         settings.secret_key = Some(secret_key());
         settings.lark_mode = desk_core::LarkMode::Webhook;
@@ -72,6 +95,65 @@ impl LarkDesk {
         tune(&mut settings);
         let app = TestApp::spawn_manual(settings.clone(), clock.clone()).await;
         Self { app, sim, clock, settings }
+    }
+
+    /// A desk that Lark (the sim) talks to: its webhook routes, with an encrypt key, or
+    /// its long connection. Redeliveries and reconnects are quick, for tests.
+    pub async fn listening(db: Db, people: usize, ear: Ear) -> Self {
+        let sim = SimConfig {
+            users: directory(people),
+            redelivery: [200, 400, 800, 1600].map(Duration::from_millis).to_vec(),
+            client_config: ClientConfig {
+                ping_interval: 30,
+                reconnect_count: -1,
+                reconnect_interval: 1,
+                reconnect_nonce: 0,
+            },
+            ..SimConfig::default()
+        };
+        let desk = Self::build(db, sim, 10_000, |s| {
+            s.lark_verification_token = Some(SecretString::from(VERIFICATION_TOKEN));
+            s.lark_encrypt_key = Some(SecretString::from(ENCRYPT_KEY));
+            if ear == Ear::LongConnection {
+                s.lark_mode = desk_core::LarkMode::LongConnection;
+            }
+        })
+        .await;
+        match ear {
+            Ear::Webhook => desk.sim.subscribe(Subscription::Webhook {
+                events_url: format!("{}/lark/default/events", desk.app.base),
+                cards_url: format!("{}/lark/default/cards", desk.app.base),
+                verification_token: VERIFICATION_TOKEN.to_owned(),
+                encrypt_key: Some(ENCRYPT_KEY.to_owned()),
+            }),
+            Ear::LongConnection => {
+                desk.sim.subscribe(Subscription::LongConnection { verification_token: VERIFICATION_TOKEN.to_owned() });
+                desk.app.state.connections.reconcile().await.expect("connections open");
+                desk.until_connected().await;
+            }
+        }
+        desk
+    }
+
+    /// Waits (a few seconds at most) until the long connection is up.
+    pub async fn until_connected(&self) {
+        let mut up = false;
+        for _ in 0..200 {
+            let status = self.app.state.connections.status("default").await;
+            up = self.sim.ws_connections() == 1
+                && status.is_some_and(|s| s.state == lark_notify::longconn::ConnState::Connected);
+            if up {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert!(up, "the long connection did not come up");
+    }
+
+    /// Handles everything Lark sent, then delivers what the desk has to say.
+    pub async fn work(&self) -> DispatchReport {
+        while self.app.state.inbound.run_once().await.expect("inbox pass") > 0 {}
+        self.dispatch_until_idle().await
     }
 
     /// One dispatcher pass.

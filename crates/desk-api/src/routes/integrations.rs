@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use lark_notify::longconn::ConnState;
+
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::Body;
@@ -282,6 +284,74 @@ pub struct StatusDto {
     pub problem: Option<String>,
     /// The month's budget.
     pub budget: BudgetDto,
+    /// What Lark sent in.
+    pub inbound: InboundDto,
+    /// The long connection, in that mode.
+    pub connection: Option<ConnectionDto>,
+    /// The app's bot, once the desk has asked Lark who it is.
+    pub bot: Option<BotDto>,
+}
+
+/// Events received from Lark.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InboundDto {
+    /// When the newest event arrived (webhook or long connection).
+    pub last_event_at: Option<DateTime<Utc>>,
+    /// Accepted, waiting to be handled.
+    pub pending: u64,
+    /// Given up on after repeated failures.
+    pub failed: u64,
+    /// Handled, remembered to drop redeliveries (for `DESK_LARK_EVENT_RETENTION`).
+    pub handled: u64,
+}
+
+/// The long connection of this process.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectionDto {
+    /// `connecting`, `connected`, `disconnected` (on request) or `stopped` (a client error; see `last_error`).
+    pub state: String,
+    /// Whether events flow now.
+    pub connected: bool,
+    /// Lark's id of the open connection.
+    pub connection_id: Option<String>,
+    /// When it was opened.
+    pub connected_since: Option<DateTime<Utc>>,
+    /// Successful connections after the first.
+    pub reconnects: u64,
+    /// The last failure.
+    pub last_error: Option<String>,
+    /// Events received on it.
+    pub events: u64,
+    /// When the last one came.
+    pub last_event_at: Option<DateTime<Utc>>,
+}
+
+/// The app's bot.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BotDto {
+    /// Its open_id (how its @mentions are recognised).
+    pub open_id: String,
+    /// The app's name.
+    pub name: Option<String>,
+}
+
+fn connection_dto(s: lark_notify::longconn::ConnStatus) -> ConnectionDto {
+    let state = match s.state {
+        ConnState::Connecting => "connecting",
+        ConnState::Connected => "connected",
+        ConnState::Disconnected => "disconnected",
+        ConnState::Stopped => "stopped",
+    };
+    ConnectionDto {
+        state: state.to_owned(),
+        connected: s.state == ConnState::Connected,
+        connection_id: s.connection_id,
+        connected_since: s.connected_since.map(DateTime::<Utc>::from),
+        reconnects: s.reconnects,
+        last_error: s.last_error,
+        events: s.events,
+        last_event_at: s.last_event_at.map(DateTime::<Utc>::from),
+    }
 }
 
 /// Connection and delivery status. Costs no Lark call: nothing polls Lark to answer it.
@@ -297,6 +367,9 @@ pub async fn status(
     let integration = state.store.integration(&id).await?;
     let (id, mode) = (integration.id.clone(), integration.mode);
     let budget = budget_of(&state, integration).await?;
+    let inbox = state.store.inbox_summary(&id).await?;
+    let connection = state.connections.status(&id).await.map(connection_dto);
+    let bot = state.inbound.known_bot(&id).await.map(|b| BotDto { open_id: b.open_id, name: b.name });
     let problem = if mode == LarkMode::Off {
         Some("mode is off: notifications are kept in the outbox and nothing is sent".to_owned())
     } else if budget.level == notify::PacingLevel::EmergenciesOnly.as_str() {
@@ -310,5 +383,75 @@ pub async fn status(
         delivering: problem.is_none(),
         problem,
         budget,
+        inbound: InboundDto {
+            last_event_at: inbox.last_event_at,
+            pending: inbox.pending,
+            failed: inbox.failed,
+            handled: inbox.done,
+        },
+        connection,
+        bot,
     }))
+}
+
+/// Drops the integration's long connection and opens it again at once (fresh endpoint
+/// discovery), also after a disconnect or a stop on a client error.
+#[utoipa::path(post, path = "/api/v1/integrations/{id}/connection/reconnect", tag = "integrations",
+    params(("id" = String, Path, description = "Integration id")), security(("bearer" = [])),
+    responses((status = 202, body = ConnectionDto), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn reconnect(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    steer(&state, &caller, &id, true).await
+}
+
+/// Closes the integration's long connection until a reconnect is asked for. Lark keeps
+/// what it could not deliver and delivers it after the reconnect.
+#[utoipa::path(post, path = "/api/v1/integrations/{id}/connection/disconnect", tag = "integrations",
+    params(("id" = String, Path, description = "Integration id")), security(("bearer" = [])),
+    responses((status = 202, body = ConnectionDto), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn disconnect(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    steer(&state, &caller, &id, false).await
+}
+
+async fn steer(state: &AppState, caller: &Caller, id: &str, up: bool) -> Result<HttpResponse, ApiError> {
+    caller.require(Action::ManageIntegrations, "manage integrations")?;
+    let integration = state.store.integration(id).await?;
+    if integration.mode != LarkMode::LongConnection {
+        return Err(ApiError::Conflict {
+            code: "not_long_connection",
+            detail: format!(
+                "integration {id} is in {} mode; only long_connection mode has a connection",
+                integration.mode
+            ),
+            allowed: None,
+        });
+    }
+    // A connection not opened yet (the integration just changed mode) is opened now.
+    state.connections.reconcile().await?;
+    let steered = if up { state.connections.reconnect(id).await } else { state.connections.disconnect(id).await };
+    if !steered {
+        return Err(ApiError::Internal(anyhow::anyhow!("no long connection for {id} after reconciling")));
+    }
+    // The connection task acts on the request by itself; give it a moment so the answer
+    // shows the outcome (a reconnect to an unreachable Lark keeps saying `connecting`).
+    let wanted = if up { ConnState::Connected } else { ConnState::Disconnected };
+    let mut status = None;
+    for _ in 0..100 {
+        status = state.connections.status(id).await;
+        if status.as_ref().is_none_or(|s| s.state == wanted) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    match status {
+        Some(status) => Ok(HttpResponse::Accepted().json(connection_dto(status))),
+        None => Err(ApiError::Internal(anyhow::anyhow!("the long connection of {id} went away"))),
+    }
 }

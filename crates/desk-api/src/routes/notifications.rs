@@ -161,7 +161,7 @@ pub async fn retry(state: web::Data<AppState>, caller: Caller, id: IdPath<Uuid>)
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RuleDto {
     /// What happened: `ticket_created`, `ticket_assigned`, `status_changed`, `customer_comment`,
-    /// `staff_comment`, `internal_comment`.
+    /// `staff_comment`, `internal_comment`, `escalated`, `emergency_declared`, `emergency_acknowledged`.
     #[schema(value_type = String)]
     pub trigger: notify::Trigger,
     /// Who is told: `assignee`, `new_assignee`, `tam`, `ticket_group`, `requester`.

@@ -7,8 +7,8 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use desk_core::{
-    Action, Comment, NewComment, NewTicket, NewTicketInput, OrgId, PersonId, Severity, Ticket, TicketId, TicketPatch,
-    TicketStatus, TimelineEntry,
+    Action, Comment, ESCALATION_LEVELS, Emergency, NewComment, NewEmergency, NewEscalation, NewTicket, NewTicketInput,
+    OrgId, PersonId, Severity, Ticket, TicketId, TicketPatch, TicketStatus, TimelineEntry, level_name,
 };
 use desk_store::{CursorError, Store, TicketFilter, TicketOrder};
 use serde::{Deserialize, Serialize};
@@ -56,10 +56,10 @@ pub struct TicketDto {
     pub allowed_transitions: Vec<String>,
     /// Who works it.
     pub assignee_id: Option<Uuid>,
-    /// 0 when not escalated.
-    pub escalation_level: i32,
-    /// Whether an emergency was declared.
-    pub emergency: bool,
+    /// Where it is on the escalation ladder.
+    pub escalation: EscalationDto,
+    /// The emergency declared on it; null when none was.
+    pub emergency: Option<EmergencyDto>,
     /// Links to external ticketing systems.
     pub external_refs: Vec<ExternalRefDto>,
     /// Opened.
@@ -70,6 +70,60 @@ pub struct TicketDto {
     pub resolved_at: Option<DateTime<Utc>>,
     /// Closed (cleared on reopen).
     pub closed_at: Option<DateTime<Utc>>,
+}
+
+/// A ticket's place on the escalation ladder.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EscalationDto {
+    /// 0 when never escalated; each escalation adds one.
+    pub level: i32,
+    /// The level's name: `engineer`, `senior_engineer`, `tam_lead`.
+    pub name: String,
+    /// When the level was last raised.
+    pub escalated_at: Option<DateTime<Utc>>,
+}
+
+/// Someone, by id (when a person) and by name at the time.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonRefDto {
+    /// The person; null for an API token not bound to a person.
+    pub person_id: Option<Uuid>,
+    /// Name at the time.
+    pub name: String,
+}
+
+/// An emergency declared on a ticket.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmergencyDto {
+    /// `data_loss`, `data_corruption` or `service_unavailable`.
+    pub kind: String,
+    /// What the declarer said broke.
+    pub text: String,
+    /// When declared.
+    pub declared_at: DateTime<Utc>,
+    /// Who declared it.
+    pub declared_by: PersonRefDto,
+    /// Who took it on; null until someone did.
+    pub acknowledged_by: Option<PersonRefDto>,
+    /// When.
+    pub acknowledged_at: Option<DateTime<Utc>>,
+}
+
+impl From<Emergency> for EmergencyDto {
+    fn from(e: Emergency) -> Self {
+        let (acknowledged_by, acknowledged_at) = match e.acknowledged {
+            Some(a) => (Some(PersonRefDto { person_id: a.by.map(|p| p.as_uuid()), name: a.by_name }), Some(a.at)),
+            None => (None, None),
+        };
+        Self {
+            kind: e.kind.as_str().to_owned(),
+            text: e.text,
+            declared_at: e.declared_at,
+            declared_by: PersonRefDto { person_id: e.declared_by.map(|p| p.as_uuid()), name: e.declared_by_name },
+            acknowledged_by,
+            acknowledged_at,
+        }
+    }
 }
 
 impl From<Ticket> for TicketDto {
@@ -85,8 +139,12 @@ impl From<Ticket> for TicketDto {
             status: t.status.as_str().to_owned(),
             allowed_transitions: t.status.allowed_next().iter().map(|s| s.as_str().to_owned()).collect(),
             assignee_id: t.assignee_id.map(|p| p.as_uuid()),
-            escalation_level: t.escalation_level,
-            emergency: t.emergency,
+            escalation: EscalationDto {
+                level: t.escalation_level,
+                name: level_name(ESCALATION_LEVELS, t.escalation_level),
+                escalated_at: t.escalated_at,
+            },
+            emergency: t.emergency.map(EmergencyDto::from),
             external_refs: t
                 .external_refs
                 .into_iter()
@@ -153,6 +211,46 @@ pub struct TransitionTicket {
     pub reason: Option<String>,
 }
 
+/// An escalation request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EscalateTicket {
+    /// Why (one line, up to 500 characters).
+    pub reason: String,
+}
+
+/// An emergency declaration.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeclareEmergency {
+    /// What broke: `data_loss`, `data_corruption` or `service_unavailable`.
+    pub kind: String,
+    /// What happened, in the declarer's words (up to 2,000 characters).
+    pub text: String,
+}
+
+/// A ticket after an escalation request.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EscalationReply {
+    /// The ticket.
+    #[serde(flatten)]
+    pub ticket: TicketDto,
+    /// The request came within ten minutes of the previous raise and was merged into it:
+    /// the level stayed, the reason is on the timeline.
+    pub merged: bool,
+}
+
+/// A ticket after an emergency declaration or acknowledgement.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmergencyReply {
+    /// The ticket.
+    #[serde(flatten)]
+    pub ticket: TicketDto,
+    /// Nothing changed: the ticket was in emergency already, or (acknowledge) someone
+    /// acknowledged already; `emergency.acknowledged_by` says who.
+    pub already: bool,
+}
+
 /// A new comment.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -217,7 +315,8 @@ pub struct TimelineEntryDto {
     /// Who.
     pub actor: ActorDto,
     /// What: `created`, `title_changed`, `description_changed`, `severity_changed`,
-    /// `assigned`, `status_changed`, `commented`.
+    /// `assigned`, `status_changed`, `commented`, `escalated`, `emergency_declared`,
+    /// `emergency_acknowledged`.
     pub kind: String,
     /// The details of that kind (e.g. `from`, `to`, `reason`).
     #[schema(value_type = Object)]
@@ -466,6 +565,66 @@ pub async fn transition(
     v.finish(())?;
     let ticket = state.store.transition_ticket(id.0, to, reason, caller.actor(), state.clock.now()).await?;
     Ok(HttpResponse::Ok().json(TicketDto::from(ticket)))
+}
+
+/// Raise a ticket one escalation level (engineer → senior engineer → TAM lead). A repeat
+/// within ten minutes of the previous raise is merged into it (`merged: true`). A 409
+/// `escalation_top_level` at the top, `ticket_closed` on a resolved or closed ticket.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/escalate", tag = "tickets", request_body = EscalateTicket,
+    params(("id" = Uuid, Path, description = "Ticket id")), security(("bearer" = [])),
+    responses((status = 200, body = EscalationReply), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn escalate(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: IdPath<TicketId>,
+    body: Body<EscalateTicket>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Action::EscalateTicket, "escalate tickets")?;
+    let request = NewEscalation::parse(&body.into_inner().reason)?;
+    let done = state.store.escalate_ticket(id.0, request, caller.actor(), state.clock.now()).await?;
+    Ok(HttpResponse::Ok().json(EscalationReply { ticket: done.ticket.into(), merged: done.merged }))
+}
+
+/// Declare an emergency: data loss, data corruption or service unavailable. The ticket
+/// becomes P1 (a resolved one reopens). Declaring again changes nothing (`already: true`);
+/// a closed ticket is a 409 `ticket_closed`.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/emergency", tag = "tickets", request_body = DeclareEmergency,
+    params(("id" = Uuid, Path, description = "Ticket id")), security(("bearer" = [])),
+    responses((status = 200, body = EmergencyReply), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn emergency(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: IdPath<TicketId>,
+    body: Body<DeclareEmergency>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Action::DeclareEmergency, "declare emergencies")?;
+    let b = body.into_inner();
+    let declaration = NewEmergency::parse(&b.kind, &b.text)?;
+    let kind = declaration.kind;
+    let done = state.store.declare_emergency(id.0, declaration, caller.actor(), state.clock.now()).await?;
+    if !done.already {
+        tracing::info!(ticket.id = %id.0, emergency.kind = kind.as_str(), "emergency declared");
+    }
+    Ok(HttpResponse::Ok().json(EmergencyReply { ticket: done.ticket.into(), already: done.already }))
+}
+
+/// Acknowledge a ticket's emergency (staff). A 409 `no_emergency` when it is not in one;
+/// a second acknowledgement changes nothing (`already: true`, and the ticket says who).
+/// Any request body is ignored.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/acknowledge", tag = "tickets",
+    params(("id" = Uuid, Path, description = "Ticket id")), security(("bearer" = [])),
+    responses((status = 200, body = EmergencyReply), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem)))]
+pub async fn acknowledge(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: IdPath<TicketId>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Action::AcknowledgeEmergency, "acknowledge emergencies")?;
+    let done = state.store.acknowledge_emergency(id.0, caller.actor(), state.clock.now()).await?;
+    Ok(HttpResponse::Ok().json(EmergencyReply { ticket: done.ticket.into(), already: done.already }))
 }
 
 /// Comment on a ticket.

@@ -22,6 +22,16 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub resolved_at: Option<DateTimeUtc>,
     pub closed_at: Option<DateTimeUtc>,
+    pub escalated_at: Option<DateTimeUtc>,
+    pub emergency_kind: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub emergency_text: Option<String>,
+    pub emergency_declared_at: Option<DateTimeUtc>,
+    pub emergency_declared_by: Option<Uuid>,
+    pub emergency_declared_by_name: Option<String>,
+    pub acknowledged_by: Option<Uuid>,
+    pub acknowledged_by_name: Option<String>,
+    pub acknowledged_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

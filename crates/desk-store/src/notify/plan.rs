@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use desk_core::notify::{self, Audience, Happening, NotificationBody, NotifyClass, Recipient, TicketSummary, Trigger};
+use desk_core::notify::{self, Audience, Happening, NotificationBody, NotifyClass, Recipient, TicketSummary};
 use desk_core::{ActorKind, PersonId, TimelineEvent};
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -145,6 +145,13 @@ impl World {
                 excerpt: self.comments.get(&comment_id.as_uuid()).map(|c| notify::excerpt(&c.body)).unwrap_or_default(),
                 internal: *visibility == desk_core::CommentVisibility::Internal,
             }),
+            TimelineEvent::Escalated { level_name, reason, .. } => {
+                Some(Happening::Escalated { level: level_name.clone(), reason: notify::excerpt(reason) })
+            }
+            TimelineEvent::EmergencyDeclared { kind, text } => {
+                Some(Happening::EmergencyDeclared { emergency_kind: *kind, text: notify::excerpt(text) })
+            }
+            TimelineEvent::EmergencyAcknowledged => Some(Happening::EmergencyAcknowledged),
             TimelineEvent::TitleChanged { .. }
             | TimelineEvent::DescriptionChanged
             | TimelineEvent::SeverityChanged { .. } => None,
@@ -238,24 +245,13 @@ impl Store {
                 });
             }
             // Keep the trigger in the logs' vocabulary, not the body's.
-            tracing::debug!(ticket.id = %ticket.id, trigger = trigger_name(trigger), "planned notifications");
+            tracing::debug!(ticket.id = %ticket.id, trigger = trigger.as_str(), "planned notifications");
         }
         let written = rows.len();
         insert_notifications(&*tx, rows, NotificationState::Waiting).await?;
         outbox_event::Entity::delete_many().filter(outbox_event::Column::Id.is_in(ids)).exec(&*tx).await?;
         tx.commit().await?;
         Ok(PlanReport { events: events.len(), notifications: written })
-    }
-}
-
-fn trigger_name(t: Trigger) -> &'static str {
-    match t {
-        Trigger::TicketCreated => "ticket_created",
-        Trigger::TicketAssigned => "ticket_assigned",
-        Trigger::StatusChanged => "status_changed",
-        Trigger::CustomerComment => "customer_comment",
-        Trigger::StaffComment => "staff_comment",
-        Trigger::InternalComment => "internal_comment",
     }
 }
 

@@ -125,6 +125,15 @@ async fn write_batch(db: &Db, requests: &[CreateRequest]) -> Result<Vec<Ticket>,
             updated_at: r.now,
             resolved_at: None,
             closed_at: None,
+            escalated_at: None,
+            emergency_kind: None,
+            emergency_text: None,
+            emergency_declared_at: None,
+            emergency_declared_by: None,
+            emergency_declared_by_name: None,
+            acknowledged_by: None,
+            acknowledged_by_name: None,
+            acknowledged_at: None,
         });
         for x in &r.new.external_refs {
             refs.push(external_ref::ActiveModel {

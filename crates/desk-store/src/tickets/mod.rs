@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use desk_core::{
-    Actor, ActorKind, Comment, CommentId, DomainError, ExternalRef, NewComment, NewTicket, OrgId, PersonId, Severity,
-    Ticket, TicketId, TicketPatch, TicketStatus, TimelineEntry, TimelineEntryId, TimelineEvent, check_transition,
-    notify,
+    Acknowledged, Actor, ActorKind, Comment, CommentId, DomainError, Emergency, ExternalRef, NewComment, NewTicket,
+    OrgId, PersonId, Severity, Ticket, TicketId, TicketPatch, TicketStatus, TimelineEntry, TimelineEntryId,
+    TimelineEvent, check_transition, notify,
 };
 use sea_orm::sea_query::{Condition, ExprTrait};
 use sea_orm::{
@@ -22,9 +22,11 @@ use crate::pagination::{Cursor, Page, PageRequest};
 use crate::{Store, StoreError, people};
 
 mod create;
+mod escalation;
 
 use create::CreateRequest;
 pub(crate) use create::TicketWriter;
+pub use escalation::{EmergencyAcknowledgement, EmergencyDeclaration, Escalation};
 
 /// Which tickets to list.
 #[derive(Debug, Clone, Default)]
@@ -75,8 +77,36 @@ impl TicketOrder {
     }
 }
 
+/// The emergency recorded on a ticket row, if it is in one.
+fn emergency_of(m: &ticket::Model) -> Result<Option<Emergency>, StoreError> {
+    if !m.emergency {
+        return Ok(None);
+    }
+    let (Some(kind), Some(declared_at)) = (m.emergency_kind.as_deref(), m.emergency_declared_at) else {
+        return Err(StoreError::corrupt("tickets", format!("ticket {} is in emergency without a declaration", m.id)));
+    };
+    let acknowledged = match (m.acknowledged_at, &m.acknowledged_by_name) {
+        (Some(at), Some(name)) => {
+            Some(Acknowledged { by: m.acknowledged_by.map(PersonId::from_uuid), by_name: name.clone(), at })
+        }
+        (None, _) => None,
+        (Some(_), None) => {
+            return Err(StoreError::corrupt("tickets", format!("ticket {} acknowledged by nobody", m.id)));
+        }
+    };
+    Ok(Some(Emergency {
+        kind: kind.parse().map_err(|e| StoreError::corrupt("tickets", e))?,
+        text: m.emergency_text.clone().unwrap_or_default(),
+        declared_at,
+        declared_by: m.emergency_declared_by.map(PersonId::from_uuid),
+        declared_by_name: m.emergency_declared_by_name.clone().unwrap_or_default(),
+        acknowledged,
+    }))
+}
+
 pub(crate) fn to_domain(m: ticket::Model, external_refs: Vec<ExternalRef>) -> Result<Ticket, StoreError> {
     let corrupt = |e: DomainError| StoreError::corrupt("tickets", e);
+    let emergency = emergency_of(&m)?;
     Ok(Ticket {
         id: TicketId::from_uuid(m.id),
         number: m.number,
@@ -88,7 +118,8 @@ pub(crate) fn to_domain(m: ticket::Model, external_refs: Vec<ExternalRef>) -> Re
         status: m.status.parse().map_err(corrupt)?,
         assignee_id: m.assignee_id.map(PersonId::from_uuid),
         escalation_level: m.escalation_level,
-        emergency: m.emergency,
+        escalated_at: m.escalated_at,
+        emergency,
         external_refs,
         created_at: m.created_at,
         updated_at: m.updated_at,

@@ -46,6 +46,14 @@ fn raw_line(body: &NotificationBody, lang: Lang) -> String {
         Happening::Commented { excerpt, internal } => {
             fill(if *internal { "internal_note" } else { "commented" }, &[("actor", actor), ("text", excerpt)])
         }
+        Happening::Escalated { level, reason } => {
+            fill("escalated", &[("actor", actor), ("level", cards::label(lang, level)), ("reason", reason)])
+        }
+        Happening::EmergencyDeclared { emergency_kind, text } => fill(
+            "emergency_line",
+            &[("actor", actor), ("kind", cards::label(lang, emergency_kind.as_str())), ("text", text)],
+        ),
+        Happening::EmergencyAcknowledged => fill("emergency_acknowledged", &[("actor", actor)]),
         Happening::BudgetAlert { percent, used, budget, level } => fill(
             "budget_alert",
             &[
@@ -55,6 +63,7 @@ fn raw_line(body: &NotificationBody, lang: Lang) -> String {
                 ("level", text(lang, level.as_str())),
             ],
         ),
+        Happening::ChatDisbanded { chat } => fill("chat_disbanded", &[("actor", actor), ("chat", chat)]),
     }
 }
 
@@ -108,4 +117,40 @@ pub(crate) fn render(input: &ComposeInput, public_url: &str) -> Rendered {
         ("digest", cards::digest_card(text(lang, "digest_heading"), &fallback, lang).unwrap_or(Value::Null))
     });
     Rendered { kind, card: card.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use desk_core::EmergencyKind;
+
+    use super::*;
+
+    fn body(happening: Happening) -> NotificationBody {
+        NotificationBody { ticket: None, happening, actor: "Chen Jing".into(), at: chrono::Utc::now() }
+    }
+
+    #[test]
+    fn escalations_and_emergencies_read_in_both_languages() {
+        let escalated = body(Happening::Escalated { level: "senior_engineer".into(), reason: "line stopped".into() });
+        assert_eq!(line(&escalated, Lang::En), "Chen Jing escalated it to senior engineer: line stopped");
+        assert_eq!(line(&escalated, Lang::Zh), "Chen Jing 将工单升级至高级工程师：line stopped");
+        let declared = body(Happening::EmergencyDeclared {
+            emergency_kind: EmergencyKind::DataLoss,
+            text: "orders <at user_id=\"all\"></at> gone".into(),
+        });
+        assert_eq!(
+            line(&declared, Lang::En),
+            "Chen Jing declared an emergency (data loss): orders ‹at user_id=\"all\"›‹/at› gone"
+        );
+        assert!(line(&declared, Lang::Zh).contains("数据丢失"));
+        let acknowledged = body(Happening::EmergencyAcknowledged);
+        assert_eq!(line(&acknowledged, Lang::En), "Chen Jing acknowledged the emergency");
+        assert_eq!(line(&acknowledged, Lang::Zh), "Chen Jing 已确认接手紧急事件");
+    }
+
+    #[test]
+    fn a_level_of_a_ladder_the_cards_do_not_know_reads_as_its_key() {
+        let escalated = body(Happening::Escalated { level: "duty_manager".into(), reason: "r".into() });
+        assert_eq!(line(&escalated, Lang::Zh), "Chen Jing 将工单升级至duty_manager：r");
+    }
 }

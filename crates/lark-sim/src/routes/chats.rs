@@ -184,6 +184,8 @@ fn try_disband(st: &mut State, call: &Call<'_>) -> Result<Reply, Reply> {
         return Err(Reply::error(NOT_OWNER, "only the chat owner can disband the chat"));
     }
     chat.disbanded = true;
+    let bot = st.bot_open_id.clone();
+    st.emit_disbanded(index, &bot);
     Ok(Reply::ok(json!({})))
 }
 

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use crate::call::{Call, str_list};
 use crate::envelope::Reply;
+use crate::events::{USERS_ADDED, USERS_DELETED};
 use crate::routes::chats::{INVALID, invalid, require_bot, usable_chat};
 use crate::routes::contacts::id_of;
 use crate::state::{Owner, State};
@@ -98,15 +99,21 @@ fn try_add(st: &mut State, call: &Call<'_>) -> Result<Reply, Reply> {
         && !(chat.owner == Owner::Bot || chat.bot_manager);
     let not_existed: Vec<String> = not_existed.into_iter().cloned().collect();
     let mut pending = Vec::new();
+    let mut added = Vec::new();
     let chat = &mut st.chats[index];
     for (member, id) in members.into_iter().zip(&ids) {
         match member {
             Member::User(_) if needs_approval => pending.push(id.clone()),
-            Member::User(open_id) if !chat.members.contains(&open_id) => chat.members.push(open_id),
+            Member::User(open_id) if !chat.members.contains(&open_id) => {
+                chat.members.push(open_id.clone());
+                added.push(open_id);
+            }
             Member::Bot => chat.bot_member = true,
             Member::User(_) | Member::Unknown(_) => {}
         }
     }
+    let bot = st.bot_open_id.clone();
+    st.emit_members_changed(USERS_ADDED, index, &bot, &added);
     Ok(Reply::ok(json!({
         "invalid_id_list": [],
         "not_existed_id_list": not_existed,
@@ -137,16 +144,20 @@ fn try_remove(st: &mut State, call: &Call<'_>) -> Result<Reply, Reply> {
     let members: Vec<Member> = ids.iter().map(|id| lookup(st, id_type, id)).collect();
     let chat = &mut st.chats[index];
     let mut invalid_ids = Vec::new();
+    let mut removed = Vec::new();
     for (member, id) in members.into_iter().zip(ids) {
         match member {
             // The owner has to hand the chat over before leaving it.
             Member::User(open_id) if chat.owner != Owner::User(open_id.clone()) && chat.members.contains(&open_id) => {
                 chat.members.retain(|m| *m != open_id);
+                removed.push(open_id);
             }
             Member::Bot if chat.owner != Owner::Bot => chat.bot_member = false,
             Member::User(_) | Member::Bot | Member::Unknown(_) => invalid_ids.push(id),
         }
     }
+    let bot = st.bot_open_id.clone();
+    st.emit_members_changed(USERS_DELETED, index, &bot, &removed);
     Ok(Reply::ok(json!({"invalid_id_list": invalid_ids})))
 }
 

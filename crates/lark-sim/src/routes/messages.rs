@@ -5,7 +5,8 @@ use serde_json::{Map, Value, json};
 use crate::call::{Call, str_field};
 use crate::envelope::Reply;
 use crate::ids;
-use crate::state::{Message, State};
+use crate::mentions;
+use crate::state::{Message, Sender, State};
 
 const INVALID: i64 = 230_001;
 const NOT_IN_CHAT: i64 = 230_002;
@@ -154,6 +155,7 @@ fn deliver(st: &mut State, target: Target, draft: Draft) -> Result<Reply, Reply>
         root_id: target.root_id,
         parent_id: target.parent_id,
         thread_id: target.thread_id,
+        sender: Sender::App,
         create_ms: now,
         update_ms: now,
         updates: Vec::new(),
@@ -314,7 +316,10 @@ fn message_json(st: &State, m: &Message) -> Value {
         "deleted": false,
         "updated": !m.updates.is_empty(),
         "chat_id": m.chat_id,
-        "sender": {"id": st.app_id, "id_type": "app_id", "sender_type": "app", "tenant_key": st.tenant_key},
+        "sender": match &m.sender {
+            Sender::App => json!({"id": st.app_id, "id_type": "app_id", "sender_type": "app", "tenant_key": st.tenant_key}),
+            Sender::User(open_id) => json!({"id": open_id, "id_type": "open_id", "sender_type": "user", "tenant_key": st.tenant_key}),
+        },
         "body": {"content": content},
     });
     for (key, value) in [("root_id", &m.root_id), ("parent_id", &m.parent_id), ("thread_id", &m.thread_id)] {
@@ -337,38 +342,19 @@ fn rendered(st: &State, m: &Message) -> (String, Vec<Value>) {
     let Some(text) = text.filter(|t| t.contains("<at ")) else {
         return (m.content.clone(), Vec::new());
     };
-    let mut out = String::with_capacity(text.len());
-    let mut mentions = Vec::new();
-    let mut rest = text.as_str();
-    while let Some(start) = rest.find("<at ") {
-        let Some(len) = rest[start..].find("</at>") else { break };
-        let tag = &rest[start + 4..start + len];
-        out.push_str(&rest[..start]);
-        let (attrs, name) = tag.split_once('>').unwrap_or((tag, ""));
-        match attr(attrs, "user_id").or_else(|| attr(attrs, "id")) {
-            Some("all") => out.push_str("@_all"),
-            Some(id) => {
-                let key = format!("@_user_{}", mentions.len() + 1);
-                let user = st.find_user("open_id", id).or_else(|| st.find_user("user_id", id));
-                mentions.push(json!({
-                    "key": key,
-                    "id": user.map_or(id, |u| u.open_id.as_str()),
-                    "id_type": "open_id",
-                    "name": user.map_or(name, |u| u.name.as_str()),
-                    "tenant_key": st.tenant_key,
-                }));
-                out.push_str(&key);
-            }
-            None => out.push_str(&rest[start..start + len + 5]),
-        }
-        rest = &rest[start + len + 5..];
-    }
-    out.push_str(rest);
+    let (out, found) = mentions::extract(&text);
+    let mentions = found
+        .into_iter()
+        .map(|mention| {
+            let user = st.find_user("open_id", &mention.id).or_else(|| st.find_user("user_id", &mention.id));
+            json!({
+                "key": mention.key,
+                "id": user.map_or(mention.id.as_str(), |u| u.open_id.as_str()),
+                "id_type": "open_id",
+                "name": user.map_or(mention.name.as_str(), |u| u.name.as_str()),
+                "tenant_key": st.tenant_key,
+            })
+        })
+        .collect();
     (json!({"text": out}).to_string(), mentions)
-}
-
-fn attr<'t>(attrs: &'t str, name: &str) -> Option<&'t str> {
-    let start = attrs.find(&format!("{name}=\""))? + name.len() + 2;
-    let len = attrs[start..].find('"')?;
-    Some(&attrs[start..start + len])
 }

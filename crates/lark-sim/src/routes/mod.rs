@@ -2,7 +2,8 @@
 //! rate-limits and bills every entry the same way before calling its handler.
 
 mod auth;
-mod bot;
+pub(crate) mod bot;
+mod callback;
 mod chats;
 mod contacts;
 mod members;
@@ -55,6 +56,7 @@ pub(crate) const ROUTES: &[Route] = &[
     free("POST", "/open-apis/contact/v3/users/batch_get_id", contacts::batch_get_id),
     free("GET", "/open-apis/contact/v3/users/:user_id", contacts::get_user),
     free("GET", "/open-apis/bot/v3/info", bot::info),
+    open("POST", "/callback/ws/endpoint", callback::ws_endpoint),
 ];
 
 impl Route {
