@@ -246,3 +246,21 @@ async fn redeliveries_and_replays_are_acknowledged_and_not_stored_again() {
     assert_eq!(push(&app, "acme", &refs(&headers), &body).await, (200, json!({ "msg": "success" })));
     assert_eq!(inbox(&app).await, InboxSummary::default(), "the replay was ignored");
 }
+
+#[tokio::test]
+async fn unknown_event_types_are_acknowledged_and_counted() {
+    let (app, _clock) = desk(|_| {}).await;
+    let mut reaction = event("e-9", TOKEN, APP_ID);
+    reaction["header"]["event_type"] = json!("im.message.reaction.created_v1");
+    let (body, headers) = sealed(&reaction, KEY, KEY);
+    assert_eq!(push(&app, "acme", &refs(&headers), &body).await, (200, json!({ "msg": "success" })));
+    assert_eq!(app.state.inbound.run_once().await.unwrap(), 1);
+    let inbox = inbox(&app).await;
+    assert_eq!((inbox.pending, inbox.failed, inbox.done), (0, 0, 1), "handled, not failed");
+    let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains(r#"desk_lark_events_total{outcome="unknown",type="other"} 1"#),
+        "{}",
+        metrics.lines().filter(|l| l.contains("lark_events")).collect::<Vec<_>>().join("\n")
+    );
+}

@@ -263,6 +263,24 @@ async fn ticket_group_messages_and_membership(db: Db) {
     let told = acme.desk.cards_to(1);
     assert_eq!(told.len(), cards_before + 1, "the assignee hears of the customer's reply");
     assert!(told.last().unwrap().content.contains("blinking cursor"));
+    assert!(acme.said_in(&group_chat).is_empty(), "the group is not told what it just read");
+
+    // What staff say over REST goes to the ticket's own group, not the main one.
+    let engineer_token = acme.desk.app.token_for(&acme.engineer).await;
+    acme.desk
+        .app
+        .post(
+            &format!("/api/v1/tickets/{ticket_id}/comments"),
+            &engineer_token,
+            json!({ "body": "Hold the power button for 10 s" }),
+        )
+        .await
+        .expect(201);
+    acme.desk.work().await;
+    let in_group = acme.said_in(&group_chat);
+    assert_eq!(in_group.len(), 1, "{in_group:?}");
+    assert!(in_group[0].contains("Hold the power button"));
+    assert!(acme.said_in(&acme.main_chat).iter().all(|c| !c.contains("Hold the power button")));
 
     // Someone joins the group in Lark, then leaves; then the group is disbanded.
     let joiner = acme.desk.user(3).open_id;

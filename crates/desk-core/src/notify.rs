@@ -601,6 +601,7 @@ mod tests {
         let note = TimelineEvent::Commented {
             comment_id: CommentId::from_uuid(uuid::Uuid::nil()),
             visibility: CommentVisibility::Internal,
+            in_group: false,
         };
         let trigger = trigger_of(&note, ActorKind::Staff).unwrap();
         assert!(rules_for(trigger).all(|r| r.audience != Audience::TicketGroup));

@@ -340,6 +340,8 @@ pub struct NewComment {
     pub body: String,
     /// Public or internal.
     pub visibility: CommentVisibility,
+    /// Written in the ticket's Lark group (so the group is not told of it again).
+    pub in_group: bool,
 }
 
 impl NewComment {
@@ -353,7 +355,12 @@ impl NewComment {
         let visibility = v
             .choice::<CommentVisibility>("visibility", visibility, "must be public or internal")
             .unwrap_or(CommentVisibility::Public);
-        v.finish(Self { body, visibility })
+        v.finish(Self { body, visibility, in_group: false })
+    }
+
+    /// The same comment, said in the ticket's Lark group.
+    pub fn in_group(self) -> Self {
+        Self { in_group: true, ..self }
     }
 }
 

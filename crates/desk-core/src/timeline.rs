@@ -98,6 +98,9 @@ pub enum TimelineEvent {
         comment_id: CommentId,
         /// Public or internal.
         visibility: CommentVisibility,
+        /// Said in the ticket's Lark group: everyone there saw it already.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        in_group: bool,
     },
     /// Someone asked for escalation: the level went up one, or (`merged`) the request
     /// came within the merge window of the previous raise and joined it (`from == to`).

@@ -12,7 +12,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use uuid::Uuid;
 
 use super::{NotificationState, Routes, insert_notifications, quiet_hold};
-use crate::entity::{comment, notification, org, outbox_event, person, ticket, timeline_entry};
+use crate::entity::{comment, lark_chat, notification, org, outbox_event, person, ticket, timeline_entry};
 use crate::{Store, StoreError};
 
 /// What one planning pass did.
@@ -30,6 +30,8 @@ struct World {
     orgs: HashMap<Uuid, org::Model>,
     people: HashMap<Uuid, person::Model>,
     comments: HashMap<Uuid, comment::Model>,
+    /// Each ticket's own Lark group, where it has a live one.
+    ticket_chats: HashMap<Uuid, String>,
     routes: Routes,
 }
 
@@ -90,8 +92,16 @@ impl World {
             .into_iter()
             .map(|p| (p.id, p))
             .collect();
+        let ticket_chats = lark_chat::Entity::find()
+            .filter(lark_chat::Column::TicketId.is_in(tickets.keys().copied()))
+            .filter(lark_chat::Column::State.eq(crate::ChatState::Active.as_str()))
+            .all(db)
+            .await?
+            .into_iter()
+            .filter_map(|c| Some((c.ticket_id?, c.chat_id?)))
+            .collect();
         let routes = Routes::load(db).await?;
-        Ok(Self { tickets, orgs, people, comments, routes })
+        Ok(Self { tickets, orgs, people, comments, ticket_chats, routes })
     }
 
     fn active_person(&self, id: Option<Uuid>) -> Option<&person::Model> {
@@ -109,11 +119,14 @@ impl World {
                 TimelineEvent::Assigned { to, .. } => person(to.map(|p| p.as_uuid())).into_iter().collect(),
                 _ => Vec::new(),
             },
+            // Said in the ticket's own group: everyone there has read it already.
+            Audience::TicketGroup if matches!(event, TimelineEvent::Commented { in_group: true, .. }) => Vec::new(),
             Audience::TicketGroup => {
-                // Ticket groups arrive with group management; until a ticket has its own
-                // chat, the organisation's main service group is where everyone concerned
-                // sits. Without either, the people on the ticket are told directly.
-                match self.orgs.get(&ticket.org_id).and_then(|o| o.main_chat_id.clone()) {
+                // The ticket's own group once it has one; until then the organisation's
+                // main service group, where everyone concerned sits. Without either, the
+                // people on the ticket are told directly.
+                let own = self.ticket_chats.get(&ticket.id).cloned();
+                match own.or_else(|| self.orgs.get(&ticket.org_id).and_then(|o| o.main_chat_id.clone())) {
                     Some(chat) => vec![Recipient::Chat(chat)],
                     None => person(ticket.requester_id).into_iter().chain(person(ticket.assignee_id)).collect(),
                 }
@@ -141,7 +154,7 @@ impl World {
             TimelineEvent::StatusChanged { from, to, reason } => {
                 Some(Happening::StatusChanged { from: *from, to: *to, reason: reason.clone() })
             }
-            TimelineEvent::Commented { comment_id, visibility } => Some(Happening::Commented {
+            TimelineEvent::Commented { comment_id, visibility, .. } => Some(Happening::Commented {
                 excerpt: self.comments.get(&comment_id.as_uuid()).map(|c| notify::excerpt(&c.body)).unwrap_or_default(),
                 internal: *visibility == desk_core::CommentVisibility::Internal,
             }),

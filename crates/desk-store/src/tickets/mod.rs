@@ -425,8 +425,11 @@ impl Store {
         let mut ticket = current.into_active_model();
         ticket.updated_at = Set(now);
         ticket.update(&*tx).await?;
-        let event =
-            TimelineEvent::Commented { comment_id: CommentId::from_uuid(comment_id), visibility: new.visibility };
+        let event = TimelineEvent::Commented {
+            comment_id: CommentId::from_uuid(comment_id),
+            visibility: new.visibility,
+            in_group: new.in_group,
+        };
         append(&*tx, id.as_uuid(), actor, &[event], now).await?;
         tx.commit().await?;
         comment_to_domain(model)
