@@ -136,7 +136,8 @@ async fn the_same_event_three_times_is_handled_once(db: Db) {
     assert_eq!(acme.said_in(&pushed.chat_id).len(), 1, "answered once");
 
     // A second server on the same database (a restart) still knows the event.
-    let again = crate::support::TestApp::spawn_manual(acme.desk.settings.clone(), acme.desk.clock.clone()).await;
+    let again =
+        Box::pin(crate::support::TestApp::spawn_manual(acme.desk.settings.clone(), acme.desk.clock.clone())).await;
     acme.desk.sim.subscribe(lark_sim::Subscription::Webhook {
         events_url: format!("{}/lark/default/events", again.base),
         cards_url: format!("{}/lark/default/cards", again.base),
@@ -146,6 +147,22 @@ async fn the_same_event_three_times_is_handled_once(db: Db) {
     assert_eq!(acme.desk.sim.redeliver(&pushed.event_id).await.unwrap(), 200);
     assert_eq!(again.state.inbound.run_once().await.unwrap(), 0, "nothing new to handle");
     assert_eq!(acme.tickets().await.len(), 1);
+}
+
+/// Lark has its acknowledgement, then the server dies before handling the event: the
+/// next server on the same database handles it, once.
+async fn an_acknowledged_event_survives_a_crash(db: Db) {
+    let acme = acme(db, Ear::Webhook).await;
+    let pushed = acme.dm(2, "new Projector flickers").await;
+    assert_eq!(pushed.first_status, Some(200));
+    // No work done here: this server is gone; another starts on the same database.
+    let next =
+        Box::pin(crate::support::TestApp::spawn_manual(acme.desk.settings.clone(), acme.desk.clock.clone())).await;
+    assert_eq!(next.state.inbound.run_once().await.unwrap(), 1);
+    assert_eq!(next.state.inbound.run_once().await.unwrap(), 0);
+    let tickets = acme.tickets().await;
+    assert_eq!(tickets.len(), 1);
+    assert_eq!(tickets[0]["title"], "Projector flickers");
 }
 
 /// The card story: Create Ticket on the main group's card opens a ticket (and asks for
@@ -347,6 +364,7 @@ async fn the_long_connection_survives_a_drop(db: Db) {
 
 on_both_databases!(
     a_chat_command_opens_a_ticket,
+    an_acknowledged_event_survives_a_crash,
     the_same_event_three_times_is_handled_once,
     card_buttons_open_escalate_and_declare,
     ticket_group_messages_and_membership,
