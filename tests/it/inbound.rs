@@ -264,3 +264,21 @@ async fn unknown_event_types_are_acknowledged_and_counted() {
         metrics.lines().filter(|l| l.contains("lark_events")).collect::<Vec<_>>().join("\n")
     );
 }
+
+#[tokio::test]
+async fn a_plain_url_check_is_answered_and_its_token_checked() {
+    let (app, _clock) = desk(|_| {}).await;
+    app.post(
+        "/api/v1/integrations",
+        &app.admin,
+        json!({ "id": "plain", "name": "Plain", "base_url": "http://127.0.0.1:9", "app_id": "cli_1111111111111111",
+                "app_secret": "s", "verification_token": TOKEN, "mode": "webhook" }),
+    )
+    .await
+    .expect(201);
+    let check = json!({ "challenge": "c-123", "token": TOKEN, "type": "url_verification" }).to_string();
+    assert_eq!(push(&app, "plain", &[], &check).await, (200, json!({ "challenge": "c-123" })));
+    let forged = json!({ "challenge": "c-123", "token": "guess", "type": "url_verification" }).to_string();
+    let (status, problem) = push(&app, "plain", &[], &forged).await;
+    assert_eq!((status, problem["code"].as_str()), (401, Some("lark_token_invalid")));
+}

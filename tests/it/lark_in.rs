@@ -118,6 +118,20 @@ async fn a_chat_command_opens_a_ticket(db: Db) {
     assert_eq!(answers.len(), 1, "one answer, in the chat it was asked in: {answers:?}");
     assert!(answers[0].contains("printer on fire") && answers[0].contains("#1"), "{}", answers[0]);
 
+    // Chinese keywords, answered in the reader's language.
+    let zh = acme.desk.app.get("/api/v1/people?q=Person%203", &acme.desk.app.admin).await.expect(200)["items"][0]["id"]
+        .clone();
+    acme.desk
+        .app
+        .patch(&format!("/api/v1/people/{}", zh.as_str().unwrap()), &acme.desk.app.admin, json!({ "locale": "zh" }))
+        .await
+        .expect(200);
+    let asked = acme.dm(3, "状态").await;
+    acme.desk.work().await;
+    let answers = acme.said_in(&asked.chat_id);
+    assert_eq!(answers.len(), 1);
+    assert!(answers[0].contains("您没有未关闭的工单"), "{}", answers[0]);
+
     // The timeline says who did it: the customer, through Lark.
     let timeline = acme.desk.app.get(&format!("/api/v1/tickets/{id}/timeline"), &acme.desk.app.admin).await.expect(200);
     assert_eq!(timeline["items"][0]["actor"]["kind"], "customer");
