@@ -1,7 +1,29 @@
 //! `desk-bench`: tickets created per second and p50/p99 latency of create and list, at
 //! 100k tickets, against the real server over HTTP, on SQLite or PostgreSQL.
 //!
-//! A measurement, not a test: run it in release mode and read the numbers.
+//! A measurement, not a test: run it in release mode and read the numbers. Each run gets a
+//! fresh SQLite file, or with `--database-url postgres://…` a fresh PostgreSQL schema.
+//!
+//! ```text
+//! cargo run --release -p desk-tests --bin desk-bench -- [--database-url URL] [MODE] [OPTIONS]
+//! ```
+//!
+//! - no mode: tickets (`--tickets`, `--concurrency`, `--list-samples`);
+//! - `--notifications`: the notification pipeline against lark-sim (`--events`, `--people`,
+//!   `--minutes`); see `notify.rs`;
+//! - `--lark-events`: Lark webhook ingestion. Encrypted, signed `im.message.receive_v1`
+//!   pushes to `POST /lark/default/events`, `--events` of them (5,000 by default) from
+//!   `--concurrency` clients (16): events accepted per second and the acknowledgement
+//!   latency p50/p99/max, then the same for a redelivery of every event (duplicates per
+//!   second), checking that every push got 200 and the inbox holds each event exactly once.
+//!   It measures acceptance into the inbox, not handling (the desk runs without workers);
+//!   see `lark_events.rs`. On both databases:
+//!
+//! ```text
+//! cargo run --release -p desk-tests --bin desk-bench -- --lark-events
+//! cargo run --release -p desk-tests --bin desk-bench -- --lark-events \
+//!     --database-url postgres://postgres@127.0.0.1:5432/test
+//! ```
 
 #![expect(clippy::print_stdout, reason = "printing the figures is this binary's job")]
 
@@ -21,7 +43,7 @@ struct Args {
     /// Tickets to create.
     #[arg(long, default_value_t = 100_000)]
     tickets: usize,
-    /// Concurrent clients while creating.
+    /// Concurrent clients while creating tickets or pushing Lark events.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
     /// Requests per list scenario.
@@ -33,8 +55,12 @@ struct Args {
     /// Measure notifications instead: the whole pipeline against lark-sim.
     #[arg(long)]
     notifications: bool,
-    /// Notifications: ticket events to generate.
-    #[arg(long, default_value_t = 10_000)]
+    /// Measure Lark webhook ingestion instead: encrypted, signed event pushes accepted per
+    /// second and their acknowledgement latency, then the same for redeliveries.
+    #[arg(long, conflicts_with = "notifications")]
+    lark_events: bool,
+    /// Notifications: ticket events to generate. Lark events: pushes to send (5,000 unless given).
+    #[arg(long, default_value_t = 10_000, default_value_if("lark_events", "true", "5000"))]
     events: usize,
     /// Notifications: people they touch.
     #[arg(long, default_value_t = 200)]
@@ -44,6 +70,7 @@ struct Args {
     minutes: usize,
 }
 
+mod lark_events;
 mod notify;
 
 struct Bench {
@@ -119,6 +146,9 @@ async fn main() -> anyhow::Result<()> {
     };
     if args.notifications {
         return Box::pin(notify::run(&args, settings, backend)).await;
+    }
+    if args.lark_events {
+        return Box::pin(lark_events::run(&args, settings, backend)).await;
     }
     let app = Application::build(settings).await.context("starting the server")?;
     let base = format!("http://127.0.0.1:{}", app.port());
