@@ -12,6 +12,10 @@ mod m20261121_000004_person_preferences;
 mod m20261121_000005_create_notifications;
 mod m20261121_000006_create_lark_inbox;
 mod m20261121_000007_ticket_escalation;
+mod m20261121_000008_invites;
+mod m20261121_000009_groups;
+mod m20261121_000011_escalation;
+mod m20261121_000012_ticketing_hooks;
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -28,6 +32,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000005_create_notifications::Migration),
             Box::new(m20261121_000006_create_lark_inbox::Migration),
             Box::new(m20261121_000007_ticket_escalation::Migration),
+            Box::new(m20261121_000008_invites::Migration),
+            Box::new(m20261121_000009_groups::Migration),
+            Box::new(m20261121_000011_escalation::Migration),
+            Box::new(m20261121_000012_ticketing_hooks::Migration),
         ]
     }
 }

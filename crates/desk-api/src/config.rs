@@ -31,6 +31,7 @@ const KEYS: &[&str] = &[
     "lark_verification_token",
     "lark_encrypt_key",
     "notify_window",
+    "page_interval",
     "lark_request_timeout",
     "lark_monthly_budget",
     "lark_event_retention",
@@ -38,6 +39,8 @@ const KEYS: &[&str] = &[
     "migrate_on_start",
     "log_format",
     "max_body_bytes",
+    "webhook_timeout",
+    "webhook_concurrency",
 ];
 
 pub use desk_core::LarkMode;
@@ -89,6 +92,11 @@ pub struct Settings {
     /// `DESK_NOTIFY_WINDOW`: at most one notification per person per this long.
     #[serde(with = "humantime_serde")]
     pub notify_window: Duration,
+    /// `DESK_PAGE_INTERVAL`: an unacknowledged emergency is paged again this often (never
+    /// faster), climbing the on-call chain; also how long a quiet acknowledged one waits
+    /// between pages.
+    #[serde(with = "humantime_serde")]
+    pub page_interval: Duration,
     /// `DESK_LARK_REQUEST_TIMEOUT`: how long one Lark call may take before it is retried.
     #[serde(with = "humantime_serde")]
     pub lark_request_timeout: Duration,
@@ -109,6 +117,13 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// `DESK_MAX_BODY_BYTES`: largest request body accepted.
     pub max_body_bytes: usize,
+    /// `DESK_WEBHOOK_TIMEOUT`: how long one outbound webhook delivery may take (connection
+    /// included) before it counts as failed and is retried.
+    #[serde(with = "humantime_serde")]
+    pub webhook_timeout: Duration,
+    /// `DESK_WEBHOOK_CONCURRENCY`: outbound webhook deliveries in flight at once; one
+    /// subscriber gets a quarter of them at most.
+    pub webhook_concurrency: usize,
 }
 
 impl fmt::Debug for Settings {
@@ -125,6 +140,7 @@ impl fmt::Debug for Settings {
             .field("lark_app_id", &self.lark_app_id)
             .field("lark_app_secret", &self.lark_app_secret.as_ref().map(|_| "[redacted]"))
             .field("notify_window", &self.notify_window)
+            .field("page_interval", &self.page_interval)
             .field("lark_monthly_budget", &self.lark_monthly_budget)
             .field("migrate_on_start", &self.migrate_on_start)
             .finish_non_exhaustive()
@@ -236,6 +252,9 @@ impl Settings {
         if self.notify_window.is_zero() {
             return invalid("DESK_NOTIFY_WINDOW", "must be longer than zero, like 10m");
         }
+        if self.page_interval < Duration::from_secs(60) || self.page_interval > Duration::from_secs(3600) {
+            return invalid("DESK_PAGE_INTERVAL", "must be between 1m and 1h, like 5m");
+        }
         if self.lark_request_timeout.is_zero() {
             return invalid("DESK_LARK_REQUEST_TIMEOUT", "must be longer than zero, like 10s");
         }
@@ -251,6 +270,12 @@ impl Settings {
         }
         if self.max_body_bytes < 1024 {
             return invalid("DESK_MAX_BODY_BYTES", "must be at least 1024");
+        }
+        if self.webhook_timeout < Duration::from_secs(1) || self.webhook_timeout > Duration::from_secs(120) {
+            return invalid("DESK_WEBHOOK_TIMEOUT", "must be between 1s and 2m, like 10s");
+        }
+        if !(1..=1024).contains(&self.webhook_concurrency) {
+            return invalid("DESK_WEBHOOK_CONCURRENCY", "must be between 1 and 1024");
         }
         if self.lark_mode != LarkMode::Off && (self.lark_app_id.is_none() || self.lark_app_secret.is_none()) {
             return invalid(
@@ -272,6 +297,7 @@ mod tests {
         assert_eq!(s.database_url, "sqlite://./data/desk.db?mode=rwc");
         assert_eq!(s.listen, "127.0.0.1:8080");
         assert_eq!(s.notify_window, Duration::from_secs(600));
+        assert_eq!(s.page_interval, Duration::from_secs(300));
         assert_eq!(s.lark_monthly_budget, 10_000);
         assert_eq!(s.lark_mode, LarkMode::Off);
     }
@@ -294,7 +320,17 @@ mod tests {
         for key in json.as_object().unwrap().keys() {
             assert!(KEYS.contains(&key.as_str()), "{key} is not in KEYS");
         }
-        assert_eq!(KEYS.len(), 20, "a new setting needs its key in KEYS and a default or #[serde(default)]");
+        assert_eq!(KEYS.len(), 23, "a new setting needs its key in KEYS and a default or #[serde(default)]");
+    }
+
+    #[test]
+    fn a_page_interval_out_of_range_names_the_variable() {
+        let mut s = Settings::defaults().unwrap();
+        for bad in [Duration::from_secs(30), Duration::from_secs(2 * 3600)] {
+            s.page_interval = bad;
+            let err = s.validate().unwrap_err().to_string();
+            assert!(err.starts_with("DESK_PAGE_INTERVAL"), "{err}");
+        }
     }
 
     #[test]

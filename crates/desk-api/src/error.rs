@@ -93,9 +93,36 @@ pub enum ApiError {
         /// For status moves: the allowed targets.
         allowed: Option<Vec<String>>,
     },
+    /// The thing existed but is no longer usable (an expired, revoked or used-up invite).
+    #[error("{detail}")]
+    Gone {
+        /// Stable code.
+        code: &'static str,
+        /// Words.
+        detail: String,
+    },
+    /// Lark could not do it: 503 when trying again later may help, else 502.
+    #[error("{detail}")]
+    Upstream {
+        /// Stable code.
+        code: &'static str,
+        /// Words.
+        detail: String,
+        /// Whether a retry later may succeed (503) or not (502).
+        retry: bool,
+    },
     /// A Lark callback that does not authenticate as the integration it was sent to.
     #[error("{detail}")]
     LarkRefused {
+        /// Stable code.
+        code: &'static str,
+        /// Words.
+        detail: String,
+    },
+    /// A signed delivery (a ticketing source's hook) whose signature or timestamp does not
+    /// check out.
+    #[error("{detail}")]
+    SignatureRefused {
         /// Stable code.
         code: &'static str,
         /// Words.
@@ -143,7 +170,10 @@ impl ApiError {
             | Self::BadRequest { code, .. }
             | Self::Validation { code, .. }
             | Self::Conflict { code, .. }
-            | Self::LarkRefused { code, .. } => code,
+            | Self::Gone { code, .. }
+            | Self::Upstream { code, .. }
+            | Self::LarkRefused { code, .. }
+            | Self::SignatureRefused { code, .. } => code,
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Unavailable(_) => "unavailable",
@@ -194,6 +224,8 @@ impl From<StoreError> for ApiError {
                     "token" => "token_not_found",
                     "integration" => "integration_not_found",
                     "notification" => "notification_not_found",
+                    "group" => "group_not_found",
+                    "invite" => "invite_not_found",
                     _ => "not_found",
                 },
                 detail: e.to_string(),
@@ -214,12 +246,15 @@ impl From<StoreError> for ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::Unauthorized | Self::LarkRefused { .. } => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::LarkRefused { .. } | Self::SignatureRefused { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Gone { .. } => StatusCode::GONE,
+            Self::Upstream { retry: true, .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Upstream { retry: false, .. } => StatusCode::BAD_GATEWAY,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -252,5 +287,122 @@ impl ResponseError for ApiError {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
         response.json(problem)
+    }
+}
+
+impl From<group_manager::invites::InviteError> for ApiError {
+    fn from(e: group_manager::invites::InviteError) -> Self {
+        use group_manager::invites::InviteError as E;
+        if let E::Lark(source) | E::LarkUnavailable(source) = &e {
+            // Logged here, where the Lark error turns into an answer without it.
+            tracing::warn!(error = %source, "an invite could not be completed in Lark");
+        }
+        let detail = e.to_string();
+        let conflict = |code| Self::Conflict { code, detail: detail.clone(), allowed: None };
+        let upstream = |code, retry| Self::Upstream { code, detail: detail.clone(), retry };
+        match e {
+            E::NotFound => Self::NotFound { code: "invite_not_found", detail },
+            E::Expired(_) => Self::Gone { code: "invite_expired", detail },
+            E::Revoked(_) => Self::Gone { code: "invite_revoked", detail },
+            E::UsedUp => Self::Gone { code: "invite_used_up", detail },
+            E::GroupGone => conflict("group_gone"),
+            E::GroupNotReady | E::NoGroup(_) => conflict("group_not_ready"),
+            E::NoLarkApp(_) => conflict("group_not_in_lark"),
+            E::NoAppAccess => conflict("lark_no_app_access"),
+            E::AddRefused { .. } => conflict("lark_refused_member"),
+            E::LoginRejected { .. } => Self::Validation {
+                code: "login_code_invalid",
+                errors: vec![FieldError::new("code", "Lark did not accept this login code; log in again")],
+                detail,
+            },
+            E::RedirectMismatch => Self::Validation {
+                code: "login_redirect_mismatch",
+                errors: vec![FieldError::new("redirect_uri", "is not the one the Lark login was started with")],
+                detail,
+            },
+            E::BudgetSpent => upstream("lark_budget_spent", true),
+            E::LarkUnavailable(_) => upstream("lark_unavailable", true),
+            E::Lark(_) => upstream("lark_error", false),
+            E::Rng(_) => Self::Internal(e.into()),
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
+// ---- group members and binding (group-manager) ---------------------------------------
+
+impl From<group_manager::LarkCallError> for ApiError {
+    fn from(e: group_manager::LarkCallError) -> Self {
+        use group_manager::LarkCallError as E;
+        use lark_notify::LarkError as L;
+        if let E::Lark(source) = &e {
+            // Logged here, where the Lark error turns into an answer without its source.
+            tracing::warn!(error = %source, "a member or binding call to Lark failed");
+        }
+        let detail = e.to_string();
+        let upstream = |code, retry| Self::Upstream { code, detail: detail.clone(), retry };
+        match e {
+            E::Store(s) => s.into(),
+            E::NoIntegration(_) => Self::Conflict { code: "no_lark_integration", detail, allowed: None },
+            E::Off(_) => Self::Conflict { code: "lark_off", detail, allowed: None },
+            E::BudgetSpent(_) => upstream("lark_budget_spent", true),
+            E::Lark(L::QuotaExhausted { .. }) => upstream("lark_quota_exhausted", true),
+            E::Lark(L::RateLimited { .. }) => upstream("lark_rate_limited", true),
+            E::Lark(ref l) if l.is_retryable() => upstream("lark_unavailable", true),
+            E::Lark(_) => upstream("lark_error", false),
+        }
+    }
+}
+
+impl From<group_manager::members::MembersError> for ApiError {
+    fn from(e: group_manager::members::MembersError) -> Self {
+        use desk_core::membership::AddRefusal;
+        use group_manager::members::MembersError as E;
+        let detail = e.to_string();
+        match e {
+            E::Store(s) => s.into(),
+            E::Lark(l) => l.into(),
+            E::NotReady { .. } => Self::Conflict { code: "group_not_ready", detail, allowed: None },
+            E::Gone(_) => Self::Conflict { code: "group_gone", detail, allowed: None },
+            E::PersonRefused { why, .. } => Self::Conflict {
+                code: match why {
+                    AddRefusal::Inactive => "person_inactive",
+                    AddRefusal::NotBound => "person_not_bound",
+                    AddRefusal::OtherOrganisation => "person_of_another_org",
+                },
+                detail,
+                allowed: None,
+            },
+            E::NotMember(_) => Self::NotFound { code: "member_not_found", detail },
+            E::LarkRefusedMember { .. } => Self::Conflict { code: "lark_refused_member", detail, allowed: None },
+        }
+    }
+}
+
+impl From<group_manager::binding::BindingError> for ApiError {
+    fn from(e: group_manager::binding::BindingError) -> Self {
+        use group_manager::binding::BindingError as E;
+        let detail = e.to_string();
+        match e {
+            E::Store(s) => s.into(),
+            E::Lark(l) => l.into(),
+            E::Invalid(d) => d.into(),
+            E::LarkUserNotFound(_) => Self::NotFound { code: "lark_user_not_found", detail },
+            E::AlreadyBound { .. } => Self::Conflict { code: "lark_open_id_taken", detail, allowed: None },
+            E::ProfileMatchesPeople { .. } => Self::Conflict { code: "person_exists", detail, allowed: None },
+        }
+    }
+}
+
+// ---- groups made in Lark (group-manager) --------------------------------------------
+
+impl From<group_manager::GroupError> for ApiError {
+    fn from(e: group_manager::GroupError) -> Self {
+        match e {
+            group_manager::GroupError::Store(s) => s.into(),
+            // Lark refused for a reason an admin has to fix (the detail says what); the
+            // group records it too.
+            group_manager::GroupError::Refused { code, detail } => Self::Conflict { code, detail, allowed: None },
+        }
     }
 }

@@ -37,6 +37,41 @@ pub struct CheckReport {
     /// The app's name in Lark, when the bot answered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub app_name: Option<String>,
+    /// Whether the app may make the external groups its organisations need.
+    pub external_groups: ExternalGroupsStep,
+}
+
+/// What the desk knows about the app's external-sharing capability. Lark has no call that
+/// says whether an app may create external groups short of creating one (a billed call
+/// that leaves a chat behind), so the check does not probe: it reports whether this
+/// integration's groups mix Lark tenants, and what Lark said the last time it refused one.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct ExternalGroupsStep {
+    /// False when Lark refused a group of this integration for want of external sharing.
+    pub ok: bool,
+    /// Whether any of this integration's groups holds people of two Lark tenants.
+    pub needed: bool,
+    /// `known` when a group of this integration showed it (made as an external group, or
+    /// refused); `untested` otherwise.
+    pub evidence: String,
+    /// What to enable in the Lark console, when Lark refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    /// The group that was refused (retry it with `POST /groups/{id}/retry` once fixed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<uuid::Uuid>,
+}
+
+/// The external-groups step, from what the integration's groups showed.
+async fn external_groups(store: &Store, id: &str) -> Result<ExternalGroupsStep, StoreError> {
+    let (needed, refused) = store.external_groups_of(id).await?;
+    let evidence = if needed { "known" } else { "untested" }.to_owned();
+    Ok(match refused {
+        Some((group, problem)) => {
+            ExternalGroupsStep { ok: false, needed, evidence, problem: Some(problem), group_id: Some(group) }
+        }
+        None => ExternalGroupsStep { ok: true, needed, evidence, problem: None, group_id: None },
+    })
 }
 
 /// Words for an admin about a failed call.
@@ -62,6 +97,13 @@ fn explain(e: &LarkError, base_url: &str) -> String {
 /// so it goes through the integration's shared client (the ledger sees it) and its
 /// budget (it is refused when the month is spent): run it on request, never on a schedule.
 pub async fn check(store: &Store, lanes: &Lanes, id: &str, now: DateTime<Utc>) -> Result<CheckReport, StoreError> {
+    let mut report = check_app(store, lanes, id, now).await?;
+    report.external_groups = external_groups(store, id).await?;
+    report.ok &= report.external_groups.ok;
+    Ok(report)
+}
+
+async fn check_app(store: &Store, lanes: &Lanes, id: &str, now: DateTime<Utc>) -> Result<CheckReport, StoreError> {
     let integration = store.integration(id).await?;
     let failed =
         |e: &LarkError| CheckStep { ok: false, code: e.code(), problem: Some(explain(e, &integration.base_url)) };
@@ -76,18 +118,33 @@ pub async fn check(store: &Store, lanes: &Lanes, id: &str, now: DateTime<Utc>) -
                 bot: skipped,
                 bot_open_id: None,
                 app_name: None,
+                external_groups: ExternalGroupsStep::default(),
             });
         }
     };
     let result = with_purpose("check", client.check_credentials()).await;
     if let Err(e) = result {
-        return Ok(CheckReport { ok: false, credentials: failed(&e), bot: skipped, bot_open_id: None, app_name: None });
+        return Ok(CheckReport {
+            ok: false,
+            credentials: failed(&e),
+            bot: skipped,
+            bot_open_id: None,
+            app_name: None,
+            external_groups: ExternalGroupsStep::default(),
+        });
     }
     let credentials = CheckStep { ok: true, code: None, problem: None };
     if store.reserve_call(id, integration.monthly_budget, NotifyClass::Action, now).await?.is_none() {
         let problem = "not tried: this month's Lark API budget is spent (the bot check is a billed call)";
         let bot = CheckStep { ok: false, code: None, problem: Some(problem.into()) };
-        return Ok(CheckReport { ok: false, credentials, bot, bot_open_id: None, app_name: None });
+        return Ok(CheckReport {
+            ok: false,
+            credentials,
+            bot,
+            bot_open_id: None,
+            app_name: None,
+            external_groups: ExternalGroupsStep::default(),
+        });
     }
     let answer = with_purpose("check", client.bot_info()).await;
     if let Err(e) = &answer
@@ -108,6 +165,7 @@ pub async fn check(store: &Store, lanes: &Lanes, id: &str, now: DateTime<Utc>) -
             },
             bot_open_id: bot.open_id,
             app_name: bot.app_name,
+            external_groups: ExternalGroupsStep::default(),
         }),
         Ok(bot) => Ok(CheckReport {
             ok: true,
@@ -115,7 +173,15 @@ pub async fn check(store: &Store, lanes: &Lanes, id: &str, now: DateTime<Utc>) -
             bot: CheckStep { ok: true, code: None, problem: None },
             bot_open_id: bot.open_id,
             app_name: bot.app_name,
+            external_groups: ExternalGroupsStep::default(),
         }),
-        Err(e) => Ok(CheckReport { ok: false, credentials, bot: failed(&e), bot_open_id: None, app_name: None }),
+        Err(e) => Ok(CheckReport {
+            ok: false,
+            credentials,
+            bot: failed(&e),
+            bot_open_id: None,
+            app_name: None,
+            external_groups: ExternalGroupsStep::default(),
+        }),
     }
 }

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod hooks;
 pub mod integrations;
 pub mod lark;
 pub mod metrics;

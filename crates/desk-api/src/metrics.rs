@@ -23,6 +23,15 @@ pub struct Metrics {
     latency: HistogramVec,
     dispatch: IntCounterVec,
     lark_events: IntCounterVec,
+    escalation: EscalationMetrics,
+}
+
+/// The escalation worker's instruments.
+#[derive(Debug, Clone)]
+struct EscalationMetrics {
+    breaches: IntCounterVec,
+    warnings: IntCounterVec,
+    pages: IntCounterVec,
 }
 
 impl Metrics {
@@ -60,7 +69,38 @@ impl Metrics {
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(dispatch.clone()))?;
-        Ok(Self { registry, requests, latency, dispatch, lark_events })
+        let escalation = EscalationMetrics {
+            breaches: IntCounterVec::new(
+                Opts::new(
+                    "desk_response_target_breaches_total",
+                    "Response targets missed (each recorded once, on the ticket's timeline too), by target and severity",
+                ),
+                &["target", "severity"],
+            )?,
+            warnings: IntCounterVec::new(
+                Opts::new(
+                    "desk_response_target_warnings_total",
+                    "Warnings that a response target is close, by target and severity",
+                ),
+                &["target", "severity"],
+            )?,
+            pages: IntCounterVec::new(
+                Opts::new(
+                    "desk_emergency_pages_total",
+                    "Emergency pages sent, by why (unacknowledged, no_update) and chain step",
+                ),
+                &["reason", "step"],
+            )?,
+        };
+        registry.register(Box::new(escalation.breaches.clone()))?;
+        registry.register(Box::new(escalation.warnings.clone()))?;
+        registry.register(Box::new(escalation.pages.clone()))?;
+        Ok(Self { registry, requests, latency, dispatch, lark_events, escalation })
+    }
+
+    /// The registry, for instruments registered by the parts that own them.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     /// The Prometheus text exposition of everything registered.
@@ -82,6 +122,20 @@ impl Metrics {
             ("deferred", r.deferred),
         ] {
             self.dispatch.with_label_values(&[outcome]).inc_by(u64::try_from(n).unwrap_or(0));
+        }
+    }
+
+    /// Counts what an escalation worker pass did: warnings, breaches, pages.
+    pub fn record_escalation(&self, r: &escalation::TimerReport) {
+        for (target, severity) in &r.warnings {
+            self.escalation.warnings.with_label_values(&[target.as_str(), severity.as_str()]).inc();
+        }
+        for (target, severity) in &r.breaches {
+            self.escalation.breaches.with_label_values(&[target.as_str(), severity.as_str()]).inc();
+        }
+        for (reason, step) in &r.pages {
+            // Chains are short (at most a few steps), so the step is a bounded label.
+            self.escalation.pages.with_label_values(&[reason.as_str(), &step.to_string()]).inc();
         }
     }
 

@@ -107,6 +107,17 @@ impl Application {
             lanes.clone(),
             DispatcherSettings::new(settings.notify_window, settings.public_url.trim_end_matches('/')),
         );
+        let groups = group_manager::GroupManager::new(
+            store.clone(),
+            clock.clone(),
+            lanes.clone(),
+            group_manager::GroupSettings::new(settings.public_url.trim_end_matches('/')),
+        );
+        let escalation = escalation::TimerWorker::new(
+            store.clone(),
+            clock.clone(),
+            escalation::WorkerSettings::new(settings.page_interval),
+        );
         let metrics = Metrics::new().context("registering metrics")?;
         let inbound = Inbound::new(
             store.clone(),
@@ -120,6 +131,14 @@ impl Application {
         );
         let connections =
             Connections::new(store.clone(), secret_box.clone(), inbound.clone(), settings.lark_request_timeout);
+        let hooks = crate::hooks::Hooks::new(
+            &store,
+            &clock,
+            secret_box.as_ref(),
+            crate::hooks::SenderSettings::new(settings.webhook_timeout, settings.webhook_concurrency),
+            &metrics,
+        )
+        .context("building the webhook sender")?;
         let state = AppState {
             store,
             clock,
@@ -128,6 +147,9 @@ impl Application {
             metrics,
             lanes,
             dispatcher,
+            groups,
+            escalation,
+            hooks,
             inbound,
             connections,
         };
@@ -137,7 +159,7 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(metrics::track))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<crate::telemetry::RedactingRootSpan>::new())
                 .app_data(data.clone())
                 .app_data(payload.clone())
                 .configure(routes::configure)
@@ -172,7 +194,15 @@ impl Application {
         let workers = self.workers.then(|| {
             [
                 workers::spawn_dispatcher(self.state.dispatcher.clone(), self.state.metrics.clone(), shutdown.clone()),
+                workers::spawn_groups(self.state.groups.clone(), shutdown.clone()),
+                workers::spawn_escalation(self.state.clone(), shutdown.clone()),
                 workers::spawn_inbox(self.state.inbound.clone(), self.state.connections.clone(), shutdown.clone()),
+                crate::hooks::spawn(
+                    self.state.hooks.clone(),
+                    self.state.store.clone(),
+                    self.state.clock.clone(),
+                    shutdown.clone(),
+                ),
             ]
         });
         let served = self.server.await;

@@ -27,6 +27,15 @@ pub struct AppState {
     pub lanes: Lanes,
     /// Delivers notifications (the background worker runs it; tests drive it).
     pub dispatcher: Dispatcher,
+    /// Makes main and ticket groups in Lark and tends them (the background worker runs
+    /// it; tests drive it).
+    pub groups: group_manager::GroupManager,
+    /// Fires response-target warnings and breaches and emergency pages (the background
+    /// worker runs it; tests drive it through `workers::run_escalation_once`).
+    pub escalation: escalation::TimerWorker,
+    /// Ticketing deliveries in and webhooks out (the background worker runs the sender;
+    /// tests drive it).
+    pub hooks: crate::hooks::Hooks,
     /// Where Lark events enter (webhook and long connection) and are worked.
     pub inbound: Inbound,
     /// The long connections of integrations in that mode.

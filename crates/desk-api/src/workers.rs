@@ -1,5 +1,5 @@
-//! Background workers of `desk serve`: the notification dispatcher and the Lark inbox
-//! (with the long connections), looping until shutdown. A failed pass is logged and
+//! Background workers of `desk serve`: the notification dispatcher, the group manager and
+//! the Lark inbox (with the long connections), looping until shutdown. A failed pass is logged and
 //! retried after a rest; the queues keep the work.
 
 use std::time::Duration;
@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::lark::{Connections, Inbound};
 use crate::metrics::Metrics;
+use crate::state::AppState;
 
 /// Rest between passes that found nothing to do.
 const IDLE: Duration = Duration::from_millis(500);
@@ -37,6 +38,58 @@ pub fn spawn_dispatcher(dispatcher: Dispatcher, metrics: Metrics, shutdown: Canc
         }
         if let Err(e) = dispatcher.lanes().flush_ledger().await {
             tracing::warn!(error = %e, "could not write the last Lark calls to the ledger");
+        }
+    })
+}
+
+/// Starts the group manager's loop (groups to make in Lark, work on live groups); it ends
+/// when `shutdown` is cancelled.
+pub fn spawn_groups(groups: group_manager::GroupManager, shutdown: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let rest = match groups.run_once().await {
+                Ok(report) if report.is_idle() => IDLE,
+                Ok(_) => Duration::ZERO,
+                Err(e) => {
+                    tracing::error!(error = %e, "group manager pass failed");
+                    AFTER_ERROR
+                }
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(rest) => {}
+            }
+        }
+        if let Err(e) = groups.lanes().flush_ledger().await {
+            tracing::warn!(error = %e, "could not write the last Lark calls to the ledger");
+        }
+    })
+}
+
+/// One pass of the escalation worker (warnings, breaches, pages due at the clock's now),
+/// counted in the metrics: what the background loop runs, and what tests drive.
+pub async fn run_escalation_once(state: &AppState) -> Result<escalation::TimerReport, desk_store::StoreError> {
+    let report = state.escalation.run_once().await?;
+    state.metrics.record_escalation(&report);
+    Ok(report)
+}
+
+/// Starts the escalation worker's loop; it ends when `shutdown` is cancelled.
+pub fn spawn_escalation(state: AppState, shutdown: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let rest = match run_escalation_once(&state).await {
+                Ok(report) if report.is_idle() => IDLE,
+                Ok(_) => Duration::ZERO,
+                Err(e) => {
+                    tracing::error!(error = %e, "escalation timer pass failed");
+                    AFTER_ERROR
+                }
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(rest) => {}
+            }
         }
     })
 }

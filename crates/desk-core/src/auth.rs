@@ -41,7 +41,8 @@ impl Role {
             ReadIntegrations => matches!(self, Self::Admin | Self::Tam),
             WriteOrg | WritePerson | AssignTicket => matches!(self, Self::Admin | Self::Tam),
             ReadOrg | ReadPerson | CreateTicket | ReadTicket | UpdateTicket | TakeTicket | TransitionTicket
-            | CommentTicket | EscalateTicket | DeclareEmergency | AcknowledgeEmergency => true,
+            | CommentTicket | EscalateTicket | DeclareEmergency | AcknowledgeEmergency | InviteMembers
+            | ManageMembers => true,
         }
     }
 }
@@ -99,6 +100,10 @@ pub enum Action {
     DeclareEmergency,
     /// Acknowledge a ticket's emergency.
     AcknowledgeEmergency,
+    /// Create, list and revoke a group's invite links.
+    InviteMembers,
+    /// See who is in a group; add and remove members through Lark.
+    ManageMembers,
 }
 
 #[cfg(test)]

@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{DomainError, OrgId, PersonId, Severity, Ticket, TicketStatus, Validation};
 
+pub mod paging;
+pub mod policy;
+pub mod simulate;
+
 /// The default escalation ladder, lowest first: level `n` is `ESCALATION_LEVELS[n]`.
 /// Names are stable keys (cards translate them). Kept as data so that a ladder per
 /// organisation or support plan is a different slice, not different code.

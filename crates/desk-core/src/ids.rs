@@ -71,3 +71,7 @@ id_type!(
     /// An API token (its metadata; the secret itself is never stored).
     TokenId
 );
+id_type!(
+    /// An invite link to a group (its metadata; the token itself is never stored).
+    InviteId
+);

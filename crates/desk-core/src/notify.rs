@@ -182,6 +182,17 @@ pub fn trigger_of(event: &TimelineEvent, actor: ActorKind) -> Option<Trigger> {
         | TimelineEvent::TitleChanged { .. }
         | TimelineEvent::DescriptionChanged
         | TimelineEvent::SeverityChanged { .. } => None,
+        // A colleague joining through an invite link is on the timeline; the group saw
+        // them join in Lark, so no card repeats it.
+        TimelineEvent::MemberInvited { .. } => None,
+        // Lark shows everyone in the group who joined or left; a card would repeat it.
+        TimelineEvent::MemberAdded { .. } | TimelineEvent::MemberRemoved { .. } => None,
+        // Pages, warnings and breaches are written by the escalation timers together
+        // with their own notifications (to the people of the chain step, the assignee,
+        // the TAM), in the same transaction.
+        TimelineEvent::Paged { .. }
+        | TimelineEvent::ResponseWarning { .. }
+        | TimelineEvent::ResponseBreached { .. } => None,
     }
 }
 
@@ -273,6 +284,44 @@ pub enum Happening {
     ChatDisbanded {
         /// The group's name.
         chat: String,
+    },
+    /// An on-call page: an emergency needs someone now.
+    Paged {
+        /// What broke.
+        emergency_kind: EmergencyKind,
+        /// The declarer's words (their opening).
+        text: String,
+        /// The chain step (1 = the first).
+        step: u32,
+        /// The page's number within that step.
+        page: u32,
+        /// Why: nobody acknowledged, or no update within the cadence.
+        reason: crate::escalation::paging::PageReason,
+    },
+    /// Where an emergency stands, as the customer's emergency card shows it.
+    EmergencyStatus {
+        /// What broke.
+        emergency_kind: EmergencyKind,
+        /// The declarer's words (their opening).
+        text: String,
+        /// Who took it on, once someone did.
+        acknowledged_by: Option<String>,
+        /// When the next update is due, on the reader's clock (`14:30 Asia/Shanghai`).
+        next_update_by: Option<String>,
+    },
+    /// A response target is close to being missed.
+    ResponseWarning {
+        /// Which target.
+        target: crate::targets::TargetKind,
+        /// When it runs out, on the reader's clock.
+        due: String,
+    },
+    /// A response target was missed.
+    ResponseBreached {
+        /// Which target.
+        target: crate::targets::TargetKind,
+        /// When it ran out, on the reader's clock.
+        due: String,
     },
 }
 

@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{CommentId, CommentVisibility, EmergencyKind, PersonId, Severity, TicketId, TicketStatus, TimelineEntryId};
+use crate::{
+    CommentId, CommentVisibility, EmergencyKind, InviteId, PersonId, Severity, TicketId, TicketStatus, TimelineEntryId,
+};
 
 /// What kind of party did something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -125,6 +127,78 @@ pub enum TimelineEvent {
     },
     /// Staff acknowledged the emergency (the actor is who).
     EmergencyAcknowledged,
+    /// Someone joined the ticket's group through an invite link (the actor is who joined).
+    MemberInvited {
+        /// Their name in Lark.
+        name: String,
+        /// How they came in: `invite` (a 24-hour link).
+        via: String,
+        /// The link they used.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        invite_id: Option<InviteId>,
+    },
+    /// Someone was added to the ticket's group, or joined it (the actor is who did it).
+    MemberAdded {
+        /// Their name in Lark.
+        name: String,
+        /// Their open_id in the group's Lark app.
+        open_id: String,
+        /// The desk person bound to that open_id, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        person_id: Option<PersonId>,
+        /// Where it was done: `desk` (the REST API) or `lark` (in Lark itself).
+        via: MembershipVia,
+    },
+    /// Someone was removed from the ticket's group, or left it (the actor is who did it).
+    MemberRemoved {
+        /// Their name in Lark.
+        name: String,
+        /// Their open_id in the group's Lark app.
+        open_id: String,
+        /// The desk person bound to that open_id, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        person_id: Option<PersonId>,
+        /// Where it was done: `desk` (the REST API) or `lark` (in Lark itself).
+        via: MembershipVia,
+    },
+    /// An emergency's on-call chain was paged (the actor is Larkdesk).
+    Paged {
+        /// Who was paged, by name.
+        to: Vec<String>,
+        /// Their person ids, in the same order.
+        person_ids: Vec<PersonId>,
+        /// The chain step (1 = the first).
+        step: u32,
+        /// The page's number within that step (1 = the first).
+        page: u32,
+        /// Why: `unacknowledged`, or `no_update` (acknowledged, then quiet past its update cadence).
+        reason: crate::escalation::paging::PageReason,
+    },
+    /// A response target is close to being missed (the actor is Larkdesk).
+    ResponseWarning {
+        /// `first_response`, `update` or `resolution`.
+        target: crate::targets::TargetKind,
+        /// When it runs out.
+        due_at: DateTime<Utc>,
+    },
+    /// A response target was missed (the actor is Larkdesk).
+    ResponseBreached {
+        /// `first_response`, `update` or `resolution`.
+        target: crate::targets::TargetKind,
+        /// When it ran out.
+        due_at: DateTime<Utc>,
+    },
+}
+
+/// Where a group membership change was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MembershipVia {
+    /// Staff over the REST API (the desk called Lark).
+    Desk,
+    /// In Lark itself: someone joined, left, or was added or removed in the Lark client
+    /// (the desk heard of it by a membership event).
+    Lark,
 }
 
 impl TimelineEvent {
@@ -141,6 +215,12 @@ impl TimelineEvent {
             Self::Escalated { .. } => "escalated",
             Self::EmergencyDeclared { .. } => "emergency_declared",
             Self::EmergencyAcknowledged => "emergency_acknowledged",
+            Self::MemberInvited { .. } => "member_invited",
+            Self::MemberAdded { .. } => "member_added",
+            Self::MemberRemoved { .. } => "member_removed",
+            Self::Paged { .. } => "paged",
+            Self::ResponseWarning { .. } => "response_warning",
+            Self::ResponseBreached { .. } => "response_breached",
         }
     }
 }

@@ -278,6 +278,20 @@ pub(crate) fn text(lang: Lang, key: &str) -> &'static str {
         ),
         "digest_heading" => ("Larkdesk: what you missed", "Larkdesk：您错过的更新"),
         "budget_heading" => ("Larkdesk: Lark API budget", "Larkdesk：Lark API 调用额度"),
+        "paged" => (
+            "Page {page} (step {step}): nobody has acknowledged the emergency ({kind}) yet: {text}",
+            "第 {step} 级第 {page} 次呼叫：紧急事件（{kind}）尚无人接手：{text}",
+        ),
+        "paged_no_update" => (
+            "Page {page} (step {step}): the emergency ({kind}) was acknowledged but has had no update in time: {text}",
+            "第 {step} 级第 {page} 次呼叫：紧急事件（{kind}）已有人接手，但未按时更新进展：{text}",
+        ),
+        "next_update_line" => ("Next update by {next}", "下次更新不晚于 {next}"),
+        "response_warning" => ("The {target} target runs out at {due}", "{target}时限将于 {due} 到期"),
+        "response_breached" => ("The {target} target was missed at {due}", "{target}时限已于 {due} 超时"),
+        "first_response_target" => ("first response", "首次响应"),
+        "update_target" => ("update", "进展更新"),
+        "resolution_target" => ("resolution", "解决"),
         _ => ("", ""),
     };
     match lang {

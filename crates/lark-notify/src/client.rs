@@ -11,6 +11,13 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+mod oauth;
+
+pub use oauth::{
+    LOGIN_CODE_REJECTED, LOGIN_NO_ACCESS, LOGIN_PKCE_FAILED, LOGIN_REDIRECT_MISMATCH, LoginCode, LoginUser,
+    UserAccessToken, authorize_url,
+};
+
 use crate::error::{LarkError, TOKEN_CODES};
 use crate::token::TokenCache;
 use crate::wire::{
@@ -531,7 +538,12 @@ async fn read_envelope(
         }
         Some(code) => {
             report(false, Some(code), Some(status.as_u16()));
-            let msg = body.get("msg").and_then(Value::as_str).unwrap_or_default().to_owned();
+            // The OAuth endpoints say it as `error_description` (lark-spec.md §9.2).
+            let msg = ["msg", "error_description"]
+                .iter()
+                .find_map(|k| body.get(*k).and_then(Value::as_str).filter(|m| !m.is_empty()))
+                .unwrap_or_default()
+                .to_owned();
             tracing::debug!(lark.api = api.name, lark.code = code, http.status = status.as_u16(), lark.log_id = ?log_id, "lark refused");
             Err(LarkError::from_code(status.as_u16(), code, msg, log_id, retry_after))
         }

@@ -12,4 +12,8 @@ mod token;
 pub mod wire;
 
 pub use client::{Brand, CallObserver, CallRecord, ClientConfig, LarkClient, with_purpose};
+pub use client::{
+    LOGIN_CODE_REJECTED, LOGIN_NO_ACCESS, LOGIN_PKCE_FAILED, LOGIN_REDIRECT_MISMATCH, LoginCode, LoginUser,
+    UserAccessToken, authorize_url,
+};
 pub use error::LarkError;

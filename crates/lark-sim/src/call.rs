@@ -27,6 +27,13 @@ impl<'a> Call<'a> {
         self.req.match_info().get(name).unwrap_or_default()
     }
 
+    /// The `Authorization: Bearer` token, if any.
+    pub(crate) fn bearer(&self) -> Option<&str> {
+        let value = self.req.headers().get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?.trim();
+        let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?.trim();
+        (!token.is_empty()).then_some(token)
+    }
+
     pub(crate) fn query(&self, name: &str) -> Option<&str> {
         self.query.get(name).map(String::as_str).filter(|v| !v.is_empty())
     }

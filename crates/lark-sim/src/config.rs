@@ -33,6 +33,9 @@ pub struct SimConfig {
     /// Split long-connection event payloads into fragments of at most this many bytes (`sum`/`seq`
     /// headers, sent out of order); `None` sends every event in one frame.
     pub ws_fragment_bytes: Option<usize>,
+    /// Whether the app has the external-sharing capability, so it may create external chats
+    /// (`external: true`); without it such a create answers 232033.
+    pub external_chats: bool,
 }
 
 impl Default for SimConfig {
@@ -51,6 +54,7 @@ impl Default for SimConfig {
             push_timeout: Duration::from_secs(3),
             client_config: ClientConfig::default(),
             ws_fragment_bytes: None,
+            external_chats: false,
         }
     }
 }

@@ -97,7 +97,10 @@ impl Reply {
         if self.is_success() {
             return;
         }
-        if let Body::Json(Value::Object(body)) = &mut self.body {
+        // The OAuth endpoints already say `error` (a string, with `error_description`).
+        if let Body::Json(Value::Object(body)) = &mut self.body
+            && !body.contains_key("error")
+        {
             body.insert("error".to_owned(), json!({"log_id": log_id}));
         }
     }

@@ -145,6 +145,22 @@ impl SimHandle {
         users.into_iter().map(|u| st.add_user(u)).collect()
     }
 
+    /// A login code for `open_id`, as if that person had just finished Lark's login inside the
+    /// Lark client (lark-spec.md §9.3: no `redirect_uri`, so the exchange must not send one).
+    /// Valid 5 minutes on the sim clock, single use. (For an open_id not in the directory the
+    /// code still exchanges, but `user_info` then answers 99991668: nobody holds that token.)
+    pub fn login_code(&self, open_id: &str) -> String {
+        let mut st = self.sim.lock();
+        let now = st.now_ms();
+        st.logins.issue(open_id, None, "", None, now)
+    }
+
+    /// Turns the app's external-sharing capability on or off: without it, creating a chat with
+    /// `external: true` answers 232033.
+    pub fn set_external_chats(&self, on: bool) {
+        self.sim.lock().external_chats = on;
+    }
+
     /// The bot's own open_id (as `bot/v3/info` reports it).
     pub fn bot_open_id(&self) -> String {
         self.sim.lock().bot_open_id.clone()

@@ -34,7 +34,7 @@ pub struct ChatSnapshot {
     pub description: String,
     /// Owner's open_id, or the app id when the bot owns the chat.
     pub owner_id: String,
-    /// Always false: the simulator does not create external chats.
+    /// Whether it is an external chat (only an app with external sharing creates one).
     pub external: bool,
     /// Set once the chat was disbanded.
     pub disbanded: bool,

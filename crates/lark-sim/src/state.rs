@@ -96,6 +96,8 @@ pub(crate) struct State {
     pub(crate) bot_open_id: String,
     pub(crate) bot_union_id: String,
     pub(crate) limits: Limits,
+    /// Whether the app may create external chats (its external sharing is on).
+    pub(crate) external_chats: bool,
     clock_offset: TimeDelta,
     pub(crate) users: Vec<SimUserInfo>,
     pub(crate) tokens: Vec<Token>,
@@ -118,6 +120,8 @@ pub(crate) struct State {
     pub(crate) pushes: Pushes,
     /// Long-connection discovery: the WebSocket URL and the tickets handed out.
     pub(crate) ws: ws::Endpoint,
+    /// Web-app logins: codes handed to browsers and the user tokens they became.
+    pub(crate) logins: crate::routes::authen::Logins,
 }
 
 impl State {
@@ -134,6 +138,7 @@ impl State {
                 per_min: config.app_rate_per_min,
                 per_target_qps: config.per_target_qps,
             },
+            external_chats: config.external_chats,
             clock_offset: TimeDelta::zero(),
             users: Vec::new(),
             tokens: Vec::new(),
@@ -153,6 +158,7 @@ impl State {
             subscription: None,
             pushes: Pushes::default(),
             ws: ws::Endpoint::new(config.client_config),
+            logins: crate::routes::authen::Logins::default(),
         };
         for user in config.users {
             state.add_user(user);
@@ -310,7 +316,7 @@ impl State {
                 Owner::Bot => self.app_id.clone(),
                 Owner::User(open_id) => open_id.clone(),
             },
-            external: false,
+            external: chat.settings.get("external").and_then(Value::as_bool).unwrap_or(false),
             disbanded: chat.disbanded,
             members: chat.members.clone(),
             bot_member: chat.bot_member,

@@ -8,6 +8,7 @@ use desk_core::{
     TicketId,
 };
 use desk_store::StoreError;
+use group_manager::invites::{InviteError, Invites};
 use lark_notify::cards::{self, ButtonStyle, CardBuilder, Colour, EmergencyCard, Lang, TicketCard};
 use lark_notify::event_bodies::{CardAction, ToastKind, card_answer};
 use serde_json::{Value, json};
@@ -146,8 +147,8 @@ pub(super) async fn escalate(
     let new = NewEscalation::parse(reason)?;
     let done = inbound.store.escalate_ticket(ticket, new, &op.actor, inbound.clock.now()).await?;
     let key = if done.merged { "escalation_merged" } else { "escalated" };
-    let level =
-        desk_core::escalation::level_name(desk_core::escalation::ESCALATION_LEVELS, done.ticket.escalation_level);
+    // The name on the organisation's own ladder.
+    let level = done.level_name;
     Ok(Done::new(key, done.ticket, !done.merged).with("level", level))
 }
 
@@ -190,13 +191,19 @@ pub(super) async fn card_of(
             let kind = if lang == Lang::Zh { kind_zh } else { kind_en };
             let reason = format!("**{kind}**: {}", e.text);
             let acknowledged_by = e.acknowledged.as_ref().map(|a| a.by_name.as_str());
+            // Once taken on, the card (everyone in the group sees it) says when the next
+            // update is due, on the organisation's clock.
+            let next_update_by = match acknowledged_by {
+                Some(_) => next_update_by(inbound, ticket).await?,
+                None => None,
+            };
             let card = EmergencyCard {
                 ticket_id: &id,
                 number: ticket.number,
                 title: &ticket.title,
                 reason: &reason,
                 acknowledged_by,
-                next_update_by: None,
+                next_update_by: next_update_by.as_deref(),
             };
             cards::emergency_card(&card, lang)
         }
@@ -220,6 +227,18 @@ pub(super) async fn card_of(
         }
     };
     built.map_err(|e| HandleError::Malformed(format!("card could not be built: {e}")))
+}
+
+/// When the next update of `ticket` is due, on its organisation's clock, while that clock runs.
+async fn next_update_by(inbound: &Inbound, ticket: &Ticket) -> Result<Option<String>, HandleError> {
+    let now = inbound.clock.now();
+    let view = inbound.store.ticket_escalation(ticket.id, now).await?;
+    let due = view
+        .targets
+        .iter()
+        .find(|t| t.target == desk_core::targets::TargetKind::Update && t.state == "running")
+        .and_then(|t| t.due_at);
+    Ok(due.map(|due| desk_core::calendar::local_time(due, &view.time_zone, now)))
 }
 
 /// Asks what broke: one button per kind of emergency.
@@ -329,15 +348,44 @@ pub(super) async fn answer(
             return Ok((toast(ToastKind::Error, "staff_only", &[], locale, None), "acknowledge: refused".to_owned()));
         }
         "acknowledge" => acknowledge(inbound, &op, ticket.id).await,
-        "add_members" => {
-            return Ok((
-                toast(ToastKind::Info, "invites_later", &[], locale, None),
-                "add_members: no invites yet".into(),
-            ));
-        }
+        // Customers of the organisation and staff may invite (checked above).
+        "add_members" => return invite_link(inbound, &op, &ticket).await,
         _ => return Ok((toast(ToastKind::Error, "unknown_action", &[], locale, None), format!("{action}: unknown"))),
     };
     finish(inbound, &op, &action, result, true).await
+}
+
+/// Answers *Add members*: a new 24-hour invite link to the ticket's group, in the toast and
+/// on the ticket's card (the card everyone in the group sees keeps its buttons).
+async fn invite_link(inbound: &Inbound, op: &Operator, ticket: &Ticket) -> Result<(Value, String), HandleError> {
+    let invites =
+        Invites::new(inbound.store.clone(), inbound.clock.clone(), inbound.lanes.clone(), &inbound.settings.public_url);
+    let locale = op.locale();
+    let n = ticket.number.to_string();
+    let refusal = |key: &str, outcome: &str| {
+        let answer = toast(ToastKind::Error, key, &[("n", &n)], locale, None);
+        Ok((answer, format!("add_members: {outcome} on #{n}")))
+    };
+    match invites.create_for_ticket(ticket.id, &op.actor).await {
+        Ok(issued) => {
+            let until = issued.invite.expires_at.format("%Y-%m-%d %H:%M UTC").to_string();
+            let args = [("n", n.as_str()), ("url", issued.url.as_str()), ("until", until.as_str())];
+            let news = [text::say(locale, "invite_link", &args)];
+            let card = card_of(inbound, ticket, op.lang(), &news).await?;
+            let answer = toast(ToastKind::Success, "invite_created", &args, locale, Some(card));
+            Ok((answer, format!("add_members: invite link {} for #{n}", issued.invite.id)))
+        }
+        Err(InviteError::NoGroup(_) | InviteError::GroupNotReady) => refusal("invite_no_group", "no group yet"),
+        Err(InviteError::GroupGone) => refusal("invite_group_gone", "group gone"),
+        Err(InviteError::Store(StoreError::Domain(DomainError::TicketClosed { .. }))) => {
+            refusal("invite_ticket_closed", "ticket closed")
+        }
+        Err(InviteError::Store(e)) => Err(e.into()),
+        Err(e) => {
+            let words = e.to_string();
+            Ok((refused(&words), format!("add_members: refused ({words})")))
+        }
+    }
 }
 
 /// Turns an operation's result into the answer: a toast, plus the ticket's new card

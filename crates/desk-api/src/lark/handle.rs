@@ -100,12 +100,25 @@ async fn members(
             Some(ChatMember { open_id: u.user_id.open_id?, person_id: None, name: u.name, tenant_key: u.tenant_key })
         })
         .collect();
-    inbound.store.apply_member_change(chat.row_id, change, &people, now).await?;
+    // Recorded once, whoever tells first: the desk's own adds and removes were recorded
+    // when it made them, so their echo changes nothing (and puts nothing on the timeline).
+    let operator = e.operator_id.and_then(|o| o.open_id);
+    let bot = inbound.known_bot(&integration.id).await.map(|b| b.open_id);
+    let changed = group_manager::members::record_lark_change(
+        &inbound.store,
+        &chat,
+        change,
+        &people,
+        operator.as_deref(),
+        bot.as_deref(),
+        now,
+    )
+    .await?;
     let verb = match change {
         MemberChange::Added => "joined",
         MemberChange::Removed => "left",
     };
-    Ok(format!("{} {verb} chat {}", people.len(), e.chat_id))
+    Ok(format!("{} {verb} chat {} ({} new to the desk)", people.len(), e.chat_id, changed.len()))
 }
 
 async fn disbanded(inbound: &Inbound, integration: &Integration, e: ChatDisbanded) -> Result<String, HandleError> {

@@ -42,10 +42,23 @@ pub(super) fn pair(key: &str) -> (&'static str, &'static str) {
         "no_ticket" => ("There is no ticket #{n}.", "不存在工单 #{n}。"),
         "no_open_tickets" => ("You have no open tickets.", "您没有未关闭的工单。"),
         "open_tickets" => ("Your open tickets", "您的未关闭工单"),
-        "invites_later" => (
-            "Invite links are created by your service team for now: ask your Technical Account Manager.",
-            "邀请链接目前由服务团队创建，请联系您的技术客户经理。",
+        "invite_created" => {
+            ("Invite link for ticket #{n}, valid until {until}: {url}", "工单 #{n} 的邀请链接，有效期至 {until}：{url}")
+        }
+        "invite_link" => (
+            "Invite colleagues with this link (valid until {until}): [{url}]({url})",
+            "用此链接邀请同事（有效期至 {until}）：[{url}]({url})",
         ),
+        "invite_no_group" => {
+            ("Ticket #{n} has no Lark group yet; try again in a minute.", "工单 #{n} 的群聊尚未创建，请稍后重试。")
+        }
+        "invite_group_gone" => (
+            "The group of ticket #{n} was disbanded; nobody can be invited to it.",
+            "工单 #{n} 的群聊已解散，无法邀请成员。",
+        ),
+        "invite_ticket_closed" => {
+            ("Ticket #{n} is closed; reopen it to invite colleagues.", "工单 #{n} 已关闭，请重新打开后再邀请同事。")
+        }
         "unknown_action" => ("This button is no longer supported.", "此按钮已不再支持。"),
         "data_loss" => ("Data loss", "数据丢失"),
         "data_corruption" => ("Data corruption", "数据损坏"),

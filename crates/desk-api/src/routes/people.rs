@@ -301,3 +301,183 @@ pub async fn update(
     let person = state.store.update_person(id.0, patch, state.clock.now()).await?;
     Ok(HttpResponse::Ok().json(PersonDto::from(person)))
 }
+
+// ---- binding Lark people to desk accounts ---------------------------------------------
+
+/// Most people one binding request may name.
+const BIND_IDS_MAX: usize = 10_000;
+
+/// A person to create from a Lark user's profile.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateFromLark {
+    /// The Lark user (in the integration's app).
+    pub open_id: String,
+    /// `staff` or `customer`.
+    pub kind: String,
+    /// Required for customers: their organisation.
+    pub org_id: Option<Uuid>,
+    /// Required for staff: `admin`, `tam` or `engineer`.
+    pub role: Option<String>,
+    /// The integration whose app knows the user; default: the organisation's own app,
+    /// else `default`.
+    pub integration_id: Option<String>,
+}
+
+/// Whom to bind automatically (every field optional; send `{}` for everyone).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BindPeople {
+    /// Ask this integration's app; default: each person's organisation's own app, else
+    /// `default` (staff: `default`).
+    pub integration_id: Option<String>,
+    /// These people; default: every active person with no Lark binding and an e-mail or mobile.
+    pub person_ids: Option<Vec<Uuid>>,
+}
+
+/// A person bound.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BindMatch {
+    /// The person.
+    pub person_id: Uuid,
+    /// The Lark user they are now bound to.
+    pub open_id: String,
+    /// `email` or `mobile`: which key found them.
+    pub by: String,
+}
+
+/// A person left unbound.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BindMiss {
+    /// The person.
+    pub person_id: Uuid,
+    /// Why.
+    pub reason: String,
+}
+
+/// Something ambiguous that nobody was bound for; a person has to settle it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BindConflict {
+    /// The Lark user concerned, when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub open_id: Option<String>,
+    /// The e-mail concerned, when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The mobile concerned, when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mobile: Option<String>,
+    /// The desk people concerned.
+    pub person_ids: Vec<Uuid>,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// What automatic binding did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BindReport {
+    /// Bound now (all in one transaction).
+    pub matched: Vec<BindMatch>,
+    /// Left unbound, with why.
+    pub unmatched: Vec<BindMiss>,
+    /// Ambiguities, reported and never guessed: two people with one e-mail or mobile, a
+    /// Lark user bound to someone else already, e-mail and mobile naming different Lark users.
+    pub conflicts: Vec<BindConflict>,
+}
+
+impl From<desk_core::binding::BindingPlan> for BindReport {
+    fn from(p: desk_core::binding::BindingPlan) -> Self {
+        Self {
+            matched: p
+                .matched
+                .into_iter()
+                .map(|m| BindMatch {
+                    person_id: m.person_id.as_uuid(),
+                    open_id: m.open_id,
+                    by: m.by.as_str().to_owned(),
+                })
+                .collect(),
+            unmatched: p
+                .unmatched
+                .into_iter()
+                .map(|m| BindMiss { person_id: m.person_id.as_uuid(), reason: m.reason })
+                .collect(),
+            conflicts: p
+                .conflicts
+                .into_iter()
+                .map(|c| BindConflict {
+                    open_id: c.open_id,
+                    email: c.email,
+                    mobile: c.mobile,
+                    person_ids: c.person_ids.iter().map(PersonId::as_uuid).collect(),
+                    reason: c.reason,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl TryFrom<BindPeople> for group_manager::binding::AutoBind {
+    type Error = ApiError;
+    fn try_from(b: BindPeople) -> Result<Self, ApiError> {
+        if b.person_ids.as_ref().is_some_and(|ids| ids.len() > BIND_IDS_MAX) {
+            return Err(ApiError::invalid("person_ids", format!("at most {BIND_IDS_MAX} people per request")));
+        }
+        Ok(Self {
+            integration_id: b.integration_id,
+            person_ids: b.person_ids.map(|ids| ids.into_iter().map(PersonId::from_uuid).collect()),
+        })
+    }
+}
+
+impl From<CreateFromLark> for group_manager::binding::CreateFromLark {
+    fn from(b: CreateFromLark) -> Self {
+        Self {
+            open_id: b.open_id,
+            kind: b.kind,
+            role: b.role,
+            org_id: b.org_id.map(OrgId::from_uuid),
+            integration_id: b.integration_id,
+        }
+    }
+}
+
+fn binder(state: &AppState) -> group_manager::binding::Binder {
+    group_manager::binding::Binder::new(state.store.clone(), state.lanes.clone(), state.clock.clone())
+}
+
+/// Create a person from a Lark user's profile (name, e-mail, mobile), bound to that user.
+/// Reads the profile with Lark's contact API (not billed).
+#[utoipa::path(post, path = "/api/v1/people/from-lark", tag = "people", request_body = CreateFromLark,
+    security(("bearer" = [])),
+    responses((status = 201, body = PersonDto), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem),
+        (status = 502, body = Problem), (status = 503, body = Problem)))]
+pub async fn from_lark(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: Body<CreateFromLark>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Action::WritePerson, "create people")?;
+    let person = binder(&state).create_from_lark(body.into_inner().into()).await?;
+    Ok(HttpResponse::Created().json(PersonDto::from(person)))
+}
+
+/// Bind people to Lark users by e-mail and by mobile, through Lark's contact look-up (in
+/// batches of 50 e-mails and 50 mobiles; not billed). Everyone matched is bound in one
+/// transaction; the report says who matched, who did not and why, and what is ambiguous.
+#[utoipa::path(post, path = "/api/v1/people/bind", tag = "people", request_body = BindPeople,
+    security(("bearer" = [])),
+    responses((status = 200, body = BindReport), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem),
+        (status = 502, body = Problem), (status = 503, body = Problem)))]
+pub async fn bind(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: Body<BindPeople>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Action::WritePerson, "bind people to Lark")?;
+    let request = group_manager::binding::AutoBind::try_from(body.into_inner())?;
+    let report = binder(&state).auto(request).await?;
+    Ok(HttpResponse::Ok().json(BindReport::from(report)))
+}

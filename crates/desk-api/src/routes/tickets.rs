@@ -583,7 +583,10 @@ pub async fn escalate(
     caller.require(Action::EscalateTicket, "escalate tickets")?;
     let request = NewEscalation::parse(&body.into_inner().reason)?;
     let done = state.store.escalate_ticket(id.0, request, caller.actor(), state.clock.now()).await?;
-    Ok(HttpResponse::Ok().json(EscalationReply { ticket: done.ticket.into(), merged: done.merged }))
+    let mut ticket = TicketDto::from(done.ticket);
+    // The name on the organisation's own ladder (see `GET /tickets/{id}/escalation`).
+    ticket.escalation.name = done.level_name;
+    Ok(HttpResponse::Ok().json(EscalationReply { ticket, merged: done.merged }))
 }
 
 /// Declare an emergency: data loss, data corruption or service unavailable. The ticket

@@ -17,6 +17,13 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub gone_at: Option<DateTimeUtc>,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub error_code: Option<String>,
+    pub next_attempt_at: Option<DateTimeUtc>,
+    pub lease_until: Option<DateTimeUtc>,
+    pub card_message_id: Option<String>,
+    pub external: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -29,7 +29,8 @@ impl ChatKind {
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
+    /// From its stable name.
+    pub fn parse(s: &str) -> Option<Self> {
         [Self::Main, Self::Ticket].into_iter().find(|k| k.as_str() == s)
     }
 }
@@ -43,6 +44,8 @@ pub enum ChatState {
     Active,
     /// Disbanded in Lark.
     Gone,
+    /// Lark refused to make it in a way that retrying cannot fix (the row says why).
+    Failed,
 }
 
 impl ChatState {
@@ -52,11 +55,13 @@ impl ChatState {
             Self::Requested => "requested",
             Self::Active => "active",
             Self::Gone => "gone",
+            Self::Failed => "failed",
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
-        [Self::Requested, Self::Active, Self::Gone].into_iter().find(|k| k.as_str() == s)
+    /// From its stable name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Requested, Self::Active, Self::Gone, Self::Failed].into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -151,6 +156,7 @@ impl Store {
             created_at: Set(now),
             updated_at: Set(now),
             gone_at: Set(None),
+            ..crate::lark::groups::fresh_row()
         };
         let tx = self.write().await?;
         // Two events for a new main group may race; the unique chat id keeps one row.
@@ -195,6 +201,7 @@ impl Store {
             created_at: Set(now),
             updated_at: Set(now),
             gone_at: Set(None),
+            ..crate::lark::groups::fresh_row()
         };
         let tx = self.write().await?;
         lark_chat::Entity::insert(row)

@@ -4,8 +4,10 @@
 //! de-duplication memory, kept for the retention.
 
 mod chats;
+pub(crate) mod groups;
 mod inbox;
 mod lookup;
 
 pub use chats::{ChatKind, ChatMember, ChatState, KnownChat, MemberChange};
+pub use groups::{EXTERNAL_CHAT_DISABLED, Group, GroupAudience, GroupFilter, GroupRequest, GroupTask, GroupTaskKind};
 pub use inbox::{Accepted, ClaimedEvent, InboundEvent, InboxState, InboxSummary, Via};

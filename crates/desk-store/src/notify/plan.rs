@@ -168,6 +168,11 @@ impl World {
             TimelineEvent::TitleChanged { .. }
             | TimelineEvent::DescriptionChanged
             | TimelineEvent::SeverityChanged { .. } => None,
+            TimelineEvent::MemberInvited { .. } => None,
+            TimelineEvent::MemberAdded { .. } | TimelineEvent::MemberRemoved { .. } => None,
+            TimelineEvent::Paged { .. }
+            | TimelineEvent::ResponseWarning { .. }
+            | TimelineEvent::ResponseBreached { .. } => None,
         }
     }
 }
@@ -205,6 +210,11 @@ impl Store {
             entries.push((m, event));
         }
         let world = World::load(&*tx, &entries).await?;
+        // Organisations' own reminder rules apply beside the built-in ones (see
+        // `hooks::reminders`); the people they name are known to the world too.
+        let reminders = crate::hooks::reminders::Reminders::load(&*tx, world.orgs.keys().copied()).await?;
+        let mut world = world;
+        world.people.extend(reminders.people().map(|p| (p.id, p.clone())));
 
         let mut rows = Vec::new();
         for (entry, event) in &entries {
@@ -226,6 +236,13 @@ impl Store {
                     let class = told.entry(r).or_insert(rule.class);
                     *class = (*class).min(rule.class);
                 }
+            }
+            for (audience, class) in reminders.matching(ticket.org_id, trigger, &ticket.severity) {
+                let recipients = match audience {
+                    desk_core::reminders::ReminderAudience::Role(a) => world.recipients(a, ticket, event),
+                    desk_core::reminders::ReminderAudience::Person(p) => vec![Recipient::Person(p)],
+                };
+                crate::hooks::reminders::tell(&mut told, recipients, class, entry.actor_id);
             }
             if told.is_empty() {
                 continue;

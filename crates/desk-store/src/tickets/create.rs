@@ -168,6 +168,11 @@ async fn write_batch(db: &Db, requests: &[CreateRequest]) -> Result<Vec<Ticket>,
         })?;
     }
     entries.insert(&*tx).await?;
+    // Each ticket asks for its Lark group in its own transaction (when its organisation
+    // has a way to Lark), so no ticket is ever without its request.
+    let groups: Vec<_> =
+        models.iter().map(|m| (m.id, m.org_id, format!("#{} {}", m.number, m.title), m.created_at)).collect();
+    crate::lark::groups::request_ticket_groups(&*tx, &groups).await?;
     tx.commit().await?;
     models.into_iter().zip(requests).map(|(m, r)| to_domain(m, r.new.external_refs.clone())).collect()
 }

@@ -189,13 +189,18 @@ impl TimelineRows {
 
     /// Inserts the rows, a statement per table.
     pub(crate) async fn insert<C: ConnectionTrait>(self, db: &C) -> Result<(), StoreError> {
+        // The response timers follow the ticket in the same transaction.
+        let timer_changes = crate::escalation::timers::Changes::of(&self.entries);
+        // Webhook subscribers hear of every entry, through their own outbox.
+        let webhook_events = crate::hooks::outbox::rows_for(&self.entries);
         if !self.entries.is_empty() {
             timeline_entry::Entity::insert_many(self.entries).exec_without_returning(db).await?;
         }
         if !self.outbox.is_empty() {
             outbox_event::Entity::insert_many(self.outbox).exec_without_returning(db).await?;
         }
-        Ok(())
+        crate::hooks::outbox::insert(db, webhook_events).await?;
+        crate::escalation::timers::on_changes(db, timer_changes).await
     }
 }
 
@@ -362,6 +367,7 @@ impl Store {
         model.updated_at = Set(now);
         let model = model.update(&*tx).await?;
         append(&*tx, id.as_uuid(), actor, &[TimelineEvent::Assigned { from, to: assignee, to_name }], now).await?;
+        crate::lark::groups::on_assigned(&*tx, id, assignee, now).await?;
         let ticket = load_one(&*tx, model).await?;
         tx.commit().await?;
         Ok(ticket)
@@ -394,7 +400,12 @@ impl Store {
             TicketStatus::InProgress | TicketStatus::WaitingOnCustomer => {}
         }
         let model = model.update(&*tx).await?;
+        if to == TicketStatus::Closed {
+            // A closed ticket's group keeps its history but lets nobody new in.
+            crate::invites::revoke_ticket_invites(&*tx, id, now).await?;
+        }
         append(&*tx, id.as_uuid(), actor, &[TimelineEvent::StatusChanged { from, to, reason }], now).await?;
+        crate::lark::groups::on_status_changed(&*tx, id, from, to, now).await?;
         let ticket = load_one(&*tx, model).await?;
         tx.commit().await?;
         Ok(ticket)

@@ -1,11 +1,14 @@
 //! Rendering what waited for a reader into one card, in the reader's language: the
 //! ticket card when it all concerns one ticket, a digest card otherwise.
 
+use desk_core::EmergencyKind;
+use desk_core::escalation::paging::PageReason;
 use desk_core::notify::{Happening, NotificationBody};
+use desk_core::targets::TargetKind;
 use desk_store::{ComposeInput, Rendered};
 use serde_json::Value;
 
-use crate::cards::{self, Lang, TicketCard, text};
+use crate::cards::{self, EmergencyCard, Lang, TicketCard, text};
 
 /// Lark markdown turns `<at user_id="all">` and friends into mentions and markup, and
 /// the spec names no escape; people's words (titles, comments, names) must not be able
@@ -64,7 +67,79 @@ fn raw_line(body: &NotificationBody, lang: Lang) -> String {
             ],
         ),
         Happening::ChatDisbanded { chat } => fill("chat_disbanded", &[("actor", actor), ("chat", chat)]),
+        Happening::Paged { emergency_kind, text: words, step, page, reason } => fill(
+            if *reason == PageReason::NoUpdate { "paged_no_update" } else { "paged" },
+            &[
+                ("kind", cards::label(lang, emergency_kind.as_str())),
+                ("text", words),
+                ("step", &step.to_string()),
+                ("page", &page.to_string()),
+            ],
+        ),
+        Happening::EmergencyStatus { acknowledged_by, next_update_by, .. } => match (acknowledged_by, next_update_by) {
+            (_, Some(next)) => fill("next_update_line", &[("next", next)]),
+            (Some(who), None) => fill("emergency_acknowledged", &[("actor", who)]),
+            (None, None) => text(lang, "not_acknowledged").to_owned(),
+        },
+        Happening::ResponseWarning { target, due } => {
+            fill("response_warning", &[("target", text(lang, target_key(*target))), ("due", due)])
+        }
+        Happening::ResponseBreached { target, due } => {
+            fill("response_breached", &[("target", text(lang, target_key(*target))), ("due", due)])
+        }
     }
+}
+
+/// The card words for a response target.
+fn target_key(target: TargetKind) -> &'static str {
+    match target {
+        TargetKind::FirstResponse => "first_response_target",
+        TargetKind::Update => "update_target",
+        TargetKind::Resolution => "resolution_target",
+    }
+}
+
+/// An emergency as its card shows it, gathered from what waited for the reader: what
+/// broke (from the newest item that says), who acknowledged and when the next update
+/// is due (from the newest that says). `None` when nothing said what broke.
+struct EmergencyView {
+    reason: String,
+    acknowledged_by: Option<String>,
+    next_update_by: Option<String>,
+}
+
+fn emergency_view(items: &[NotificationBody], lang: Lang) -> Option<EmergencyView> {
+    let mut broke: Option<(&EmergencyKind, &str)> = None;
+    let mut acknowledged_by = None;
+    let mut next_update_by = None;
+    for item in items {
+        match &item.happening {
+            Happening::EmergencyDeclared { emergency_kind, text } | Happening::Paged { emergency_kind, text, .. } => {
+                broke = Some((emergency_kind, text));
+            }
+            Happening::EmergencyStatus { emergency_kind, text, acknowledged_by: by, next_update_by: next } => {
+                broke = Some((emergency_kind, text));
+                if by.is_some() {
+                    acknowledged_by.clone_from(by);
+                }
+                if next.is_some() {
+                    next_update_by.clone_from(next);
+                }
+            }
+            Happening::EmergencyAcknowledged => acknowledged_by = Some(item.actor.clone()),
+            _ => {}
+        }
+    }
+    let (kind, words) = broke?;
+    // The newest lines matter most; the card stays well inside Lark's limits.
+    let news: Vec<String> = items.iter().rev().take(10).rev().map(|i| format!("- {}", line(i, lang))).collect();
+    let reason =
+        format!("**{}**: {}\n{}", cards::label(lang, kind.as_str()), defang(words.to_owned()), news.join("\n"));
+    Some(EmergencyView {
+        reason,
+        acknowledged_by: acknowledged_by.map(defang),
+        next_update_by: next_update_by.map(defang),
+    })
 }
 
 /// A digest line: which ticket, then what happened.
@@ -83,8 +158,26 @@ pub(crate) fn render(input: &ComposeInput, public_url: &str) -> Rendered {
     // as it is now, and lists what happened to it.
     let latest = input.items.iter().rev().find_map(|i| i.ticket.as_ref());
     let single_ticket = latest.filter(|l| input.items.iter().all(|i| i.ticket.as_ref().is_some_and(|t| t.id == l.id)));
-    let built: Result<(&'static str, Value), cards::CardError> = match single_ticket {
-        Some(latest) => {
+    let emergency = single_ticket.and_then(|_| emergency_view(&input.items, lang));
+    let built: Result<(&'static str, Value), cards::CardError> = match (single_ticket, &emergency) {
+        // An emergency shows as the emergency card: what broke, who took it on and when
+        // the next update is due, or the Acknowledge button while nobody has.
+        (Some(latest), Some(e)) => {
+            let title = defang(latest.title.clone());
+            cards::emergency_card(
+                &EmergencyCard {
+                    ticket_id: &latest.id,
+                    number: latest.number,
+                    title: &title,
+                    reason: &e.reason,
+                    acknowledged_by: e.acknowledged_by.as_deref(),
+                    next_update_by: e.next_update_by.as_deref(),
+                },
+                lang,
+            )
+            .map(|c| ("card", c))
+        }
+        (Some(latest), None) => {
             let desk_url = format!("{public_url}/desk/orgs/{}", latest.org_id);
             let news: Vec<String> = input.items.iter().map(|i| line(i, lang)).collect();
             let title = defang(latest.title.clone());
@@ -103,7 +196,7 @@ pub(crate) fn render(input: &ComposeInput, public_url: &str) -> Rendered {
             )
             .map(|c| ("card", c))
         }
-        None => {
+        (None, _) => {
             let lines: Vec<String> = input.items.iter().map(|i| digest_line(i, lang)).collect();
             let heading =
                 if input.items.iter().all(|i| i.ticket.is_none()) { "budget_heading" } else { "digest_heading" };
@@ -146,6 +239,80 @@ mod tests {
         let acknowledged = body(Happening::EmergencyAcknowledged);
         assert_eq!(line(&acknowledged, Lang::En), "Chen Jing acknowledged the emergency");
         assert_eq!(line(&acknowledged, Lang::Zh), "Chen Jing 已确认接手紧急事件");
+    }
+
+    #[test]
+    fn pages_warnings_and_breaches_read_in_both_languages() {
+        let page = body(Happening::Paged {
+            emergency_kind: EmergencyKind::ServiceUnavailable,
+            text: "checkout returns 500".into(),
+            step: 2,
+            page: 1,
+            reason: PageReason::Unacknowledged,
+        });
+        assert_eq!(
+            line(&page, Lang::En),
+            "Page 1 (step 2): nobody has acknowledged the emergency (service unavailable) yet: checkout returns 500"
+        );
+        assert!(line(&page, Lang::Zh).starts_with("第 2 级第 1 次呼叫"), "{}", line(&page, Lang::Zh));
+        let warning = body(Happening::ResponseWarning { target: TargetKind::FirstResponse, due: "11:00 UTC".into() });
+        assert_eq!(line(&warning, Lang::En), "The first response target runs out at 11:00 UTC");
+        assert_eq!(line(&warning, Lang::Zh), "首次响应时限将于 11:00 UTC 到期");
+        let breach =
+            body(Happening::ResponseBreached { target: TargetKind::Update, due: "Mon 23 Nov 11:00 UTC".into() });
+        assert_eq!(line(&breach, Lang::En), "The update target was missed at Mon 23 Nov 11:00 UTC");
+    }
+
+    fn ticket() -> desk_core::notify::TicketSummary {
+        desk_core::notify::TicketSummary {
+            id: "t-1".into(),
+            number: 7,
+            title: "Payments down".into(),
+            severity: desk_core::Severity::P1,
+            status: desk_core::TicketStatus::Open,
+            assignee: None,
+            org_id: "o-1".into(),
+        }
+    }
+
+    fn render_for(items: Vec<Happening>) -> String {
+        // The acknowledgement is said by whoever acknowledged.
+        let items = items
+            .into_iter()
+            .map(|h| {
+                let actor = if h == Happening::EmergencyAcknowledged { "Zhang Wei" } else { "Chen Jing" };
+                NotificationBody { ticket: Some(ticket()), actor: actor.into(), ..body(h) }
+            })
+            .collect();
+        let input = ComposeInput {
+            recipient: desk_core::notify::Recipient::Chat("oc_1".into()),
+            locale: "en".into(),
+            items,
+            class: desk_core::notify::NotifyClass::Emergency,
+        };
+        render(&input, "https://desk.test").card
+    }
+
+    #[test]
+    fn an_emergency_renders_as_the_emergency_card_with_the_commitment_once_acknowledged() {
+        let declared =
+            Happening::EmergencyDeclared { emergency_kind: EmergencyKind::DataLoss, text: "orders gone".into() };
+        let paging = render_for(vec![declared.clone()]);
+        assert!(paging.contains("Emergency declared · #7 Payments down"), "{paging}");
+        assert!(paging.contains("\"acknowledge\"") && paging.contains("orders gone"), "{paging}");
+        let status = Happening::EmergencyStatus {
+            emergency_kind: EmergencyKind::DataLoss,
+            text: "orders gone".into(),
+            acknowledged_by: Some("Zhang Wei".into()),
+            next_update_by: Some("14:30 Asia/Shanghai".into()),
+        };
+        let committed = render_for(vec![declared, status, Happening::EmergencyAcknowledged]);
+        assert!(committed.contains("Zhang Wei") && committed.contains("14:30 Asia/Shanghai"), "{committed}");
+        assert!(committed.contains("Next update by"), "{committed}");
+        assert!(!committed.contains("\"acknowledge\""), "no button once someone took it on: {committed}");
+        // Without an emergency the ticket card stays.
+        let plain = render_for(vec![Happening::Created]);
+        assert!(plain.contains("Escalate"), "{plain}");
     }
 
     #[test]

@@ -56,11 +56,17 @@ fn try_create(st: &mut State, call: &Call<'_>) -> Result<Reply, Reply> {
     if let Some(bot) = bot_ids.iter().find(|b| **b != st.app_id) {
         return Err(Reply::error(BOT_NOT_FOUND, format!("bot not found: {bot}")));
     }
-    if body.get("external").and_then(Value::as_bool) == Some(true) {
-        return Err(Reply::error(EXTERNAL, "external chats cannot be created"));
+    let external = body.get("external").and_then(Value::as_bool) == Some(true);
+    if external && !st.external_chats {
+        return Err(Reply::error(
+            EXTERNAL,
+            "external chat not allowed: the app's external sharing is off, so it cannot create external chats",
+        ));
     }
     let mut settings = default_chat_settings();
     apply_settings(&mut settings, &body)?;
+    // Kept with the settings so get and create echo it (it is not one the caller may change later).
+    settings.insert("external".to_owned(), json!(external));
     let is_public = settings.get("chat_type").and_then(Value::as_str) == Some("public");
     let name = str_field(&body, "name");
     check_name(name, is_public)?;
@@ -238,7 +244,7 @@ fn chat_json(st: &State, chat: &Chat, id_type: &str, view: View) -> Value {
         ("description", json!(chat.description)),
         ("owner_id", json!(owner_id)),
         ("owner_id_type", json!(owner_id_type)),
-        ("external", json!(false)),
+        ("external", json!(chat.settings.get("external").and_then(Value::as_bool).unwrap_or(false))),
         ("tenant_key", json!(st.tenant_key)),
     ];
     data.extend(fields.into_iter().map(|(k, v)| (k.to_owned(), v)));
@@ -262,7 +268,7 @@ fn chat_json(st: &State, chat: &Chat, id_type: &str, view: View) -> Value {
 fn apply_settings(settings: &mut Map<String, Value>, body: &Map<String, Value>) -> Result<(), Reply> {
     for (key, value) in body {
         let Some(current) = settings.get_mut(key) else { continue };
-        if key == "chat_mode" || key == "chat_tag" || value.is_null() {
+        if key == "chat_mode" || key == "chat_tag" || key == "external" || value.is_null() {
             continue;
         }
         if std::mem::discriminant(current) != std::mem::discriminant(value) {

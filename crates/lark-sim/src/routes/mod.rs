@@ -2,6 +2,7 @@
 //! rate-limits and bills every entry the same way before calling its handler.
 
 mod auth;
+pub(crate) mod authen;
 pub(crate) mod bot;
 mod callback;
 mod chats;
@@ -57,6 +58,11 @@ pub(crate) const ROUTES: &[Route] = &[
     free("GET", "/open-apis/contact/v3/users/:user_id", contacts::get_user),
     free("GET", "/open-apis/bot/v3/info", bot::info),
     open("POST", "/callback/ws/endpoint", callback::ws_endpoint),
+    // Web-app login: the authorize page (Lark serves it on the `accounts.` host), the
+    // code exchange (client credentials in the body) and user_info (a user token).
+    open("GET", "/open-apis/authen/v1/authorize", authen::authorize),
+    open("POST", "/open-apis/authen/v2/oauth/token", authen::token),
+    open("GET", "/open-apis/authen/v1/user_info", authen::user_info),
 ];
 
 impl Route {

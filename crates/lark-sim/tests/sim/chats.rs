@@ -76,6 +76,26 @@ async fn create_validates_like_lark() {
     assert!(!unnamed.ok()["name"].as_str().unwrap().is_empty(), "private chats get a default name");
 }
 
+/// The spec (§3.1) says only that creating an external chat fails with 232033; the sim reads
+/// that as "the app lacks external sharing" and lets an app that has it create one.
+#[tokio::test]
+async fn external_chats_need_the_apps_external_sharing_spec_unsure_when_on() {
+    let t = TestSim::start().await;
+    let alice = t.user("Alice").open_id;
+    let body = json!({"name": "Acme × Vendor", "user_id_list": [alice], "external": true});
+    t.post(CHATS, body.clone()).await.assert_err(400, 232_033);
+    assert_eq!(t.state().await["chats"], json!([]));
+
+    t.sim.set_external_chats(true);
+    let chat = t.post(CHATS, body).await;
+    let chat_id = chat.ok()["chat_id"].as_str().unwrap().to_owned();
+    assert_eq!(chat.ok()["external"], true);
+    assert_eq!(t.get(&format!("{CHATS}/{chat_id}")).await.ok()["external"], true);
+    assert_eq!(chat_in(&t.state().await, &chat_id)["external"], true);
+    let internal = t.post(CHATS, json!({"name": "inside"})).await;
+    assert_eq!(internal.ok()["external"], false);
+}
+
 #[tokio::test]
 async fn update_renames_and_transfers_ownership() {
     let t = TestSim::start().await;

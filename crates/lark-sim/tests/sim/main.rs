@@ -12,6 +12,7 @@ mod chats;
 mod contacts;
 mod faults;
 mod limits;
+mod login;
 mod long_connection;
 mod messages;
 mod people;
