@@ -15,6 +15,7 @@ mod notify;
 mod orgs;
 mod pagination;
 mod people;
+mod queue;
 mod secrets;
 mod tickets;
 mod tokens;

@@ -30,7 +30,7 @@ use desk_core::notify::{Happening, NotifyClass};
 use desk_core::targets::{TargetClock, TargetKind, TargetStep, decide_target, scaled};
 use desk_core::{Actor, ActorKind, CommentVisibility, EmergencyKind, PersonId, Severity, TicketStatus, TimelineEvent};
 use sea_orm::ActiveValue;
-use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
@@ -39,6 +39,7 @@ use super::notices::TicketNotices;
 use super::policies::{OrgPolicy, load_policies, load_policy};
 use crate::entity::{notification, org, ticket, timeline_entry};
 use crate::notify::NotificationState;
+use crate::queue::{self, Leased};
 use crate::{Store, StoreError};
 
 /// What a timer row times.
@@ -663,8 +664,10 @@ pub(crate) async fn drop_queued_pages<C: ConnectionTrait>(db: &C, ticket: Uuid) 
 
 // ---- the workers: claim and fire -------------------------------------------------------
 
-fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
-    now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX)
+impl Leased for escalation_timer::Entity {
+    const ID: escalation_timer::Column = escalation_timer::Column::Id;
+    const LEASE_UNTIL: escalation_timer::Column = escalation_timer::Column::LeaseUntil;
+    const ATTEMPTS: escalation_timer::Column = escalation_timer::Column::Attempts;
 }
 
 /// Who a chain step means at `now` (an active person), if anyone.
@@ -709,22 +712,12 @@ impl Store {
             return Ok(Vec::new());
         }
         let tx = self.write().await?;
-        let rows = due()
-            .order_by_asc(escalation_timer::Column::RunAt)
-            .order_by_asc(escalation_timer::Column::Id)
-            .limit(limit)
-            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-            .all(&*tx)
-            .await?;
+        let soonest =
+            due().order_by_asc(escalation_timer::Column::RunAt).order_by_asc(escalation_timer::Column::Id).limit(limit);
+        let rows = queue::claim(&*tx, soonest, now, lease).await?;
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        escalation_timer::Entity::update_many()
-            .col_expr(escalation_timer::Column::LeaseUntil, Expr::value(lease_end(now, lease)))
-            .col_expr(escalation_timer::Column::Attempts, Expr::col(escalation_timer::Column::Attempts).add(1))
-            .filter(escalation_timer::Column::Id.is_in(rows.iter().map(|r| r.id)))
-            .exec(&*tx)
-            .await?;
         tx.commit().await?;
         Ok(rows
             .into_iter()

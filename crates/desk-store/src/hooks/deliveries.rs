@@ -13,13 +13,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use desk_core::webhooks::{Delivery, DeliveryState, next_attempt};
 use rand::seq::SliceRandom as _;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockBehavior, LockType, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::entity::{webhook_delivery, webhook_subscription};
 use super::subscriptions::{SigningKeys, keys_of};
 use crate::pagination::{Page, PageRequest};
+use crate::queue::{self, Leased};
 use crate::secrets::{SealError, SecretBox};
 use crate::{Store, StoreError};
 
@@ -112,8 +113,11 @@ fn to_domain(m: webhook_delivery::Model) -> Result<Delivery, StoreError> {
     })
 }
 
-fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
-    now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX)
+impl Leased for webhook_delivery::Entity {
+    const ID: webhook_delivery::Column = webhook_delivery::Column::Id;
+    const LEASE_UNTIL: webhook_delivery::Column = webhook_delivery::Column::LeaseUntil;
+    const ATTEMPTS: webhook_delivery::Column = webhook_delivery::Column::Attempts;
+    const TOUCHED_AT: Option<webhook_delivery::Column> = Some(webhook_delivery::Column::LastAttemptAt);
 }
 
 /// Due, pending and not leased (a lapsed lease counts as not leased: its holder died).
@@ -217,30 +221,21 @@ impl Store {
                 continue;
             }
             let limit = u64::try_from(room + skip.len()).unwrap_or(u64::MAX);
-            let rows: Vec<webhook_delivery::Model> = webhook_delivery::Entity::find()
+            let due = webhook_delivery::Entity::find()
                 .filter(webhook_delivery::Column::SubscriptionId.eq(sub_id))
                 .filter(due(now))
                 .filter(first_of_its_ticket())
                 .order_by_asc(webhook_delivery::Column::NextAttemptAt)
                 .order_by_asc(webhook_delivery::Column::EventId)
-                .limit(limit)
-                .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-                .all(&*tx)
-                .await?
-                .into_iter()
-                .filter(|r| !skip.contains(&r.id))
-                .take(room)
-                .collect();
+                .limit(limit);
+            // Locked and leased in two steps: what this process is already sending stays
+            // locked in this transaction but is neither leased again nor counted as an attempt.
+            let rows: Vec<webhook_delivery::Model> =
+                queue::lock_due(&*tx, due).await?.into_iter().filter(|r| !skip.contains(&r.id)).take(room).collect();
             if rows.is_empty() {
                 continue;
             }
-            webhook_delivery::Entity::update_many()
-                .col_expr(webhook_delivery::Column::LeaseUntil, Expr::value(Some(lease_end(now, lease))))
-                .col_expr(webhook_delivery::Column::Attempts, Expr::col(webhook_delivery::Column::Attempts).add(1))
-                .col_expr(webhook_delivery::Column::LastAttemptAt, Expr::value(Some(now)))
-                .filter(webhook_delivery::Column::Id.is_in(rows.iter().map(|r| r.id)))
-                .exec(&*tx)
-                .await?;
+            queue::lease::<webhook_delivery::Entity, _>(&*tx, &rows, now, lease).await?;
             let keys = keys_of(sub, seal, now)?;
             claimed.extend(rows.into_iter().map(|r| ClaimedDelivery {
                 id: r.id,

@@ -25,6 +25,7 @@ use super::entity::{hook_comment, hook_receipt, hook_ticket};
 use crate::entity::{external_ref, person};
 use crate::orgs::lower;
 use crate::pagination::{Page, PageRequest};
+use crate::queue::lease_end;
 use crate::{Store, StoreError};
 
 /// How a delivery id stands when a delivery arrives.
@@ -78,10 +79,6 @@ pub struct HookReceipt {
 const PROCESSING: &str = "processing";
 const DONE: &str = "done";
 
-fn until(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
-    now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX)
-}
-
 /// Which sources made these comments (the webhook fan-out uses it to leave a source's own
 /// comments out of what goes back to it).
 pub(crate) async fn comment_origins<C: ConnectionTrait>(
@@ -133,7 +130,7 @@ impl Store {
                 event_type.into(),
                 external_id.into(),
                 PROCESSING.into(),
-                Some(until(now, lease)).into(),
+                Some(lease_end(now, lease)).into(),
                 now.into(),
             ])
             .map_err(|e| StoreError::corrupt("hook_receipts", e))?
@@ -162,7 +159,7 @@ impl Store {
         }
         // Whoever held it died before finishing: take it over.
         hook_receipt::Entity::update_many()
-            .col_expr(hook_receipt::Column::LeaseUntil, Expr::value(Some(until(now, lease))))
+            .col_expr(hook_receipt::Column::LeaseUntil, Expr::value(Some(lease_end(now, lease))))
             .filter(hook_receipt::Column::Source.eq(source))
             .filter(hook_receipt::Column::DeliveryId.eq(delivery_id))
             .exec(&*tx)
@@ -216,7 +213,7 @@ impl Store {
         lease: Duration,
         now: DateTime<Utc>,
     ) -> Result<Option<HookTicketState>, StoreError> {
-        let lease_until = until(now, lease);
+        let lease_until = lease_end(now, lease);
         let mut insert = Query::insert();
         insert
             .into_table(hook_ticket::Entity)

@@ -12,7 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use desk_core::{Org, OrgId, Person, PersonId, PersonKind, Ticket, TicketId, TicketStatus};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LockBehavior, LockType, OnConflict, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, Order, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -23,6 +23,7 @@ use super::chats::{ChatKind, ChatState};
 use crate::entity::{lark_chat, lark_chat_member, lark_chat_task, org, person, ticket};
 use crate::notify::Routes;
 use crate::pagination::{Page, PageRequest};
+use crate::queue::{self, Leased};
 use crate::{Store, StoreError, orgs, people};
 
 /// The group-manager columns of a new `lark_chats` row, at their starting values.
@@ -402,9 +403,17 @@ pub(crate) async fn on_status_changed<C: ConnectionTrait>(
     }
 }
 
-/// When a lease taken at `now` runs out.
-fn lease_until(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
-    now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX)
+impl Leased for lark_chat::Entity {
+    const ID: lark_chat::Column = lark_chat::Column::Id;
+    const LEASE_UNTIL: lark_chat::Column = lark_chat::Column::LeaseUntil;
+    const ATTEMPTS: lark_chat::Column = lark_chat::Column::Attempts;
+    const TOUCHED_AT: Option<lark_chat::Column> = Some(lark_chat::Column::UpdatedAt);
+}
+
+impl Leased for lark_chat_task::Entity {
+    const ID: lark_chat_task::Column = lark_chat_task::Column::Id;
+    const LEASE_UNTIL: lark_chat_task::Column = lark_chat_task::Column::LeaseUntil;
+    const ATTEMPTS: lark_chat_task::Column = lark_chat_task::Column::Attempts;
 }
 
 impl Store {
@@ -463,22 +472,10 @@ impl Store {
             return Ok(Vec::new());
         }
         let tx = self.write().await?;
-        let rows = due()
-            .order_by_asc(lark_chat::Column::Id)
-            .limit(limit)
-            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-            .all(&*tx)
-            .await?;
+        let rows = queue::claim(&*tx, due().order_by_asc(lark_chat::Column::Id).limit(limit), now, lease).await?;
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        lark_chat::Entity::update_many()
-            .col_expr(lark_chat::Column::LeaseUntil, Expr::value(lease_until(now, lease)))
-            .col_expr(lark_chat::Column::Attempts, Expr::col(lark_chat::Column::Attempts).add(1))
-            .col_expr(lark_chat::Column::UpdatedAt, Expr::value(now))
-            .filter(lark_chat::Column::Id.is_in(rows.iter().map(|r| r.id)))
-            .exec(&*tx)
-            .await?;
         tx.commit().await?;
         rows.into_iter()
             .map(|m| {
@@ -926,21 +923,10 @@ impl Store {
             return Ok(Vec::new());
         }
         let tx = self.write().await?;
-        let rows = due()
-            .order_by_asc(lark_chat_task::Column::Id)
-            .limit(limit)
-            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-            .all(&*tx)
-            .await?;
+        let rows = queue::claim(&*tx, due().order_by_asc(lark_chat_task::Column::Id).limit(limit), now, lease).await?;
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        lark_chat_task::Entity::update_many()
-            .col_expr(lark_chat_task::Column::LeaseUntil, Expr::value(lease_until(now, lease)))
-            .col_expr(lark_chat_task::Column::Attempts, Expr::col(lark_chat_task::Column::Attempts).add(1))
-            .filter(lark_chat_task::Column::Id.is_in(rows.iter().map(|r| r.id)))
-            .exec(&*tx)
-            .await?;
         let chats = lark_chat::Entity::find()
             .filter(lark_chat::Column::Id.is_in(rows.iter().map(|r| r.chat_row_id).collect::<HashSet<_>>()))
             .all(&*tx)

@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use crate::entity::lark_event;
+use crate::queue::{self, Leased, lease_end};
 use crate::{Store, StoreError};
 
 /// How an event reached the desk.
@@ -108,8 +109,10 @@ pub struct InboxSummary {
     pub done: u64,
 }
 
-fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
-    now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX)
+impl Leased for lark_event::Entity {
+    const ID: lark_event::Column = lark_event::Column::Id;
+    const LEASE_UNTIL: lark_event::Column = lark_event::Column::LeaseUntil;
+    const ATTEMPTS: lark_event::Column = lark_event::Column::Attempts;
 }
 
 impl Store {
@@ -174,24 +177,16 @@ impl Store {
         limit: u64,
     ) -> Result<Vec<ClaimedEvent>, StoreError> {
         let tx = self.write().await?;
-        let rows = lark_event::Entity::find()
+        let due = lark_event::Entity::find()
             .filter(lark_event::Column::State.eq(InboxState::Pending.as_str()))
             .filter(lark_event::Column::NextAttemptAt.lte(now))
             .filter(lark_event::Column::LeaseUntil.is_null().or(lark_event::Column::LeaseUntil.lte(now)))
             .order_by_asc(lark_event::Column::Id)
-            .limit(limit)
-            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-            .all(&*tx)
-            .await?;
+            .limit(limit);
+        let rows = queue::claim(&*tx, due, now, lease).await?;
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        lark_event::Entity::update_many()
-            .col_expr(lark_event::Column::LeaseUntil, Expr::value(lease_end(now, lease)))
-            .col_expr(lark_event::Column::Attempts, Expr::col(lark_event::Column::Attempts).add(1))
-            .filter(lark_event::Column::Id.is_in(rows.iter().map(|r| r.id)))
-            .exec(&*tx)
-            .await?;
         tx.commit().await?;
         Ok(rows
             .into_iter()

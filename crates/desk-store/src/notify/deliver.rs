@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use desk_core::notify::{Delivery, DeliveryState, NotifyClass, Recipient};
-use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::{class_of, recipient_of};
 use crate::entity::{delivery, person};
 use crate::pagination::{Page, PageRequest};
+use crate::queue::{self, Leased};
 use crate::{Store, StoreError};
 
 /// A claimed delivery, ready for its Lark call.
@@ -62,6 +63,13 @@ fn to_domain(m: delivery::Model) -> Result<Delivery, StoreError> {
     })
 }
 
+impl Leased for delivery::Entity {
+    const ID: delivery::Column = delivery::Column::Id;
+    const LEASE_UNTIL: delivery::Column = delivery::Column::LeaseUntil;
+    const ATTEMPTS: delivery::Column = delivery::Column::Attempts;
+    const TOUCHED_AT: Option<delivery::Column> = Some(delivery::Column::UpdatedAt);
+}
+
 impl Store {
     /// Claims up to `limit` due deliveries of `integration`, most urgent first, leasing
     /// them for `lease`. On PostgreSQL concurrent senders take disjoint rows.
@@ -73,28 +81,18 @@ impl Store {
         limit: u64,
     ) -> Result<Vec<Outgoing>, StoreError> {
         let tx = self.write().await?;
-        let rows = delivery::Entity::find()
+        let due = delivery::Entity::find()
             .filter(delivery::Column::IntegrationId.eq(integration))
             .filter(delivery::Column::State.eq(DeliveryState::Ready.as_str()))
             .filter(delivery::Column::NextAttemptAt.lte(now))
             .filter(delivery::Column::LeaseUntil.is_null().or(delivery::Column::LeaseUntil.lte(now)))
             .order_by_asc(delivery::Column::Class)
             .order_by_asc(delivery::Column::Id)
-            .limit(limit)
-            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-            .all(&*tx)
-            .await?;
+            .limit(limit);
+        let rows = queue::claim(&*tx, due, now, lease).await?;
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
-        delivery::Entity::update_many()
-            .col_expr(delivery::Column::LeaseUntil, Expr::value(until))
-            .col_expr(delivery::Column::Attempts, Expr::col(delivery::Column::Attempts).add(1))
-            .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
-            .filter(delivery::Column::Id.is_in(rows.iter().map(|r| r.id)))
-            .exec(&*tx)
-            .await?;
         let people: std::collections::HashMap<Uuid, Option<String>> = person::Entity::find()
             .filter(person::Column::Id.is_in(rows.iter().filter_map(|r| r.person_id)))
             .all(&*tx)
