@@ -272,6 +272,11 @@ async fn escalation_tightens_the_targets_and_tells_the_new_level(db: Db) {
     assert!(told[0].content.contains("escalated it to duty_manager: month-end close"), "{}", told[0].content);
     let timeline = kinds(app, &ticket, "escalated").await;
     assert_eq!(timeline[0]["data"]["level_name"], "duty_manager");
+    // Reading the ticket, alone or in a list, names the level on the org's own ladder.
+    let read = app.get(&format!("/api/v1/tickets/{}", id(&ticket)), &app.admin).await.expect(200);
+    assert_eq!(read["escalation"]["name"], "duty_manager");
+    let listed = app.get(&format!("/api/v1/tickets?org_id={}", id(&org)), &app.admin).await.expect(200);
+    assert_eq!(listed["items"][0]["escalation"]["name"], "duty_manager");
 
     // The top of this ladder is level 1.
     desk.clock.set(at("2026-11-23T10:20:00Z"));

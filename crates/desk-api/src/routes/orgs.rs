@@ -153,10 +153,11 @@ pub struct DeskDto {
     pub participants: Participants,
 }
 
-impl From<DeskView> for DeskDto {
-    fn from(v: DeskView) -> Self {
+impl DeskDto {
+    /// The view as the API shows it; tickets' levels are named on the org's own ladder.
+    async fn of(state: &AppState, v: DeskView) -> Result<Self, ApiError> {
         let c = v.counts;
-        Self {
+        Ok(Self {
             org: v.org.into(),
             counts: StatusCountsDto {
                 open: c.open,
@@ -165,12 +166,12 @@ impl From<DeskView> for DeskDto {
                 resolved: c.resolved,
                 closed: c.closed,
             },
-            active_tickets: v.active_tickets.into_iter().map(TicketDto::from).collect(),
+            active_tickets: super::tickets::ticket_dtos(state, v.active_tickets).await?,
             participants: Participants {
                 colleagues: v.colleagues.into_iter().map(PersonDto::from).collect(),
                 service_team: v.service_team.into_iter().map(PersonDto::from).collect(),
             },
-        }
+        })
     }
 }
 
@@ -266,5 +267,5 @@ pub async fn update(
 pub async fn desk(state: web::Data<AppState>, caller: Caller, id: IdPath<OrgId>) -> Result<HttpResponse, ApiError> {
     caller.require(Action::ReadOrg, "read the service desk")?;
     let view: DeskView = state.store.desk_view(id.0).await?;
-    Ok(HttpResponse::Ok().json(DeskDto::from(view)))
+    Ok(HttpResponse::Ok().json(DeskDto::of(&state, view).await?))
 }

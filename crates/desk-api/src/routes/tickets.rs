@@ -126,6 +126,32 @@ impl From<Emergency> for EmergencyDto {
     }
 }
 
+/// The tickets as the API shows them, each level named on its organisation's own ladder.
+pub(crate) async fn ticket_dtos(state: &AppState, tickets: Vec<Ticket>) -> Result<Vec<TicketDto>, ApiError> {
+    let mut orgs: Vec<OrgId> = tickets.iter().map(|t| t.org_id).collect();
+    orgs.sort_unstable_by_key(|o| o.as_uuid());
+    orgs.dedup();
+    let ladders = state.store.escalation_ladders(&orgs).await?;
+    Ok(tickets
+        .into_iter()
+        .map(|t| {
+            let ladder = ladders.get(&t.org_id).map(|l| l.iter().map(String::as_str).collect::<Vec<_>>());
+            let name = ladder.map(|l| level_name(&l, t.escalation_level));
+            let mut dto = TicketDto::from(t);
+            if let Some(name) = name {
+                dto.escalation.name = name;
+            }
+            dto
+        })
+        .collect())
+}
+
+/// One ticket as the API shows it (see [`ticket_dtos`]).
+pub(crate) async fn ticket_dto(state: &AppState, ticket: Ticket) -> Result<TicketDto, ApiError> {
+    let mut all = ticket_dtos(state, vec![ticket]).await?;
+    all.pop().ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a ticket went missing while being shown")))
+}
+
 impl From<Ticket> for TicketDto {
     fn from(t: Ticket) -> Self {
         Self {
@@ -470,7 +496,7 @@ pub async fn create(
         caller.require(Action::AssignTicket, "assign tickets to others")?;
     }
     let ticket = state.store.create_ticket(new, caller.actor(), state.clock.now()).await?;
-    Ok(HttpResponse::Created().json(TicketDto::from(ticket)))
+    Ok(HttpResponse::Created().json(ticket_dto(&state, ticket).await?))
 }
 
 /// List tickets, filtered and paged.
@@ -488,10 +514,8 @@ pub async fn list(
         return Err(ApiError::bad_query("cursor", CursorError::Malformed.to_string()));
     }
     let page = state.store.list_tickets(&filter, order, &page).await?;
-    Ok(HttpResponse::Ok().json(TicketList {
-        items: page.items.into_iter().map(TicketDto::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    Ok(HttpResponse::Ok()
+        .json(TicketList { items: ticket_dtos(&state, page.items).await?, next_cursor: page.next_cursor }))
 }
 
 /// Read a ticket.
@@ -499,7 +523,7 @@ pub async fn list(
     security(("bearer" = [])), responses((status = 200, body = TicketDto), (status = 404, body = Problem)))]
 pub async fn get(state: web::Data<AppState>, caller: Caller, id: IdPath<TicketId>) -> Result<HttpResponse, ApiError> {
     caller.require(Action::ReadTicket, "read tickets")?;
-    Ok(HttpResponse::Ok().json(TicketDto::from(state.store.ticket(id.0).await?)))
+    Ok(HttpResponse::Ok().json(ticket_dto(&state, state.store.ticket(id.0).await?).await?))
 }
 
 /// Change a ticket's title, description or severity.
@@ -516,7 +540,7 @@ pub async fn update(
     let b = body.into_inner();
     let patch = TicketPatch::parse(b.title.as_deref(), b.description.as_deref(), b.severity.as_deref())?;
     let ticket = state.store.update_ticket(id.0, patch, caller.actor(), state.clock.now()).await?;
-    Ok(HttpResponse::Ok().json(TicketDto::from(ticket)))
+    Ok(HttpResponse::Ok().json(ticket_dto(&state, ticket).await?))
 }
 
 /// Assign a ticket (admins and TAMs: anyone; engineers: themselves).
@@ -540,7 +564,7 @@ pub async fn assign(
         caller.require(Action::AssignTicket, "assign tickets to others")?;
     }
     let ticket = state.store.assign_ticket(id.0, assignee, caller.actor(), state.clock.now()).await?;
-    Ok(HttpResponse::Ok().json(TicketDto::from(ticket)))
+    Ok(HttpResponse::Ok().json(ticket_dto(&state, ticket).await?))
 }
 
 /// Move a ticket's status. A move the status machine does not allow is a 409 listing the
@@ -564,7 +588,7 @@ pub async fn transition(
     let reason = v.optional_line("reason", b.reason.as_deref(), 500);
     v.finish(())?;
     let ticket = state.store.transition_ticket(id.0, to, reason, caller.actor(), state.clock.now()).await?;
-    Ok(HttpResponse::Ok().json(TicketDto::from(ticket)))
+    Ok(HttpResponse::Ok().json(ticket_dto(&state, ticket).await?))
 }
 
 /// Raise a ticket one escalation level (engineer → senior engineer → TAM lead). A repeat
@@ -610,7 +634,8 @@ pub async fn emergency(
     if !done.already {
         tracing::info!(ticket.id = %id.0, emergency.kind = kind.as_str(), "emergency declared");
     }
-    Ok(HttpResponse::Ok().json(EmergencyReply { ticket: done.ticket.into(), already: done.already }))
+    Ok(HttpResponse::Ok()
+        .json(EmergencyReply { ticket: ticket_dto(&state, done.ticket).await?, already: done.already }))
 }
 
 /// Acknowledge a ticket's emergency (staff). A 409 `no_emergency` when it is not in one;
@@ -627,7 +652,8 @@ pub async fn acknowledge(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Action::AcknowledgeEmergency, "acknowledge emergencies")?;
     let done = state.store.acknowledge_emergency(id.0, caller.actor(), state.clock.now()).await?;
-    Ok(HttpResponse::Ok().json(EmergencyReply { ticket: done.ticket.into(), already: done.already }))
+    Ok(HttpResponse::Ok()
+        .json(EmergencyReply { ticket: ticket_dto(&state, done.ticket).await?, already: done.already }))
 }
 
 /// Comment on a ticket.

@@ -133,6 +133,26 @@ pub(crate) async fn load_policies<C: ConnectionTrait>(
         .collect())
 }
 
+impl Store {
+    /// The names of each organisation's escalation levels, lowest first: what a ticket's
+    /// level is called on its own organisation's ladder.
+    pub async fn escalation_ladders(&self, orgs: &[OrgId]) -> Result<HashMap<OrgId, Vec<String>>, StoreError> {
+        if orgs.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let models = org::Entity::find()
+            .filter(org::Column::Id.is_in(orgs.iter().map(|o| o.as_uuid())))
+            .all(self.conn())
+            .await?;
+        let refs: Vec<&org::Model> = models.iter().collect();
+        Ok(load_policies(self.conn(), &refs)
+            .await?
+            .into_iter()
+            .map(|(org, p)| (OrgId::from_uuid(org), p.policy.level_names().into_iter().map(str::to_owned).collect()))
+            .collect())
+    }
+}
+
 /// The effective policy of one organisation.
 pub(crate) async fn load_policy<C: ConnectionTrait>(db: &C, o: &org::Model) -> Result<OrgPolicy, StoreError> {
     load_policies(db, &[o]).await?.remove(&o.id).ok_or_else(|| StoreError::corrupt("orgs", "policy vanished"))
