@@ -163,6 +163,25 @@ async fn the_same_event_three_times_is_handled_once(db: Db) {
     assert_eq!(acme.tickets().await.len(), 1);
 }
 
+/// Someone the desk does not know is told how to get linked, but once an hour, not once a
+/// message: every answer is a billed Lark call.
+async fn a_stranger_is_answered_once_an_hour(db: Db) {
+    let acme = acme(db, Ear::Webhook).await;
+    let first = acme.dm(4, "hello?").await;
+    acme.dm(4, "new my laptop").await;
+    acme.dm(4, "anyone there").await;
+    acme.desk.work().await;
+    let answers = acme.said_in(&first.chat_id);
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert!(answers[0].contains("not linked"), "{}", answers[0]);
+    assert!(acme.tickets().await.is_empty(), "a stranger opens nothing");
+
+    acme.desk.advance(chrono::TimeDelta::minutes(61));
+    acme.dm(4, "hello again").await;
+    acme.desk.work().await;
+    assert_eq!(acme.said_in(&first.chat_id).len(), 2);
+}
+
 /// Lark has its acknowledgement, then the server dies before handling the event: the
 /// next server on the same database handles it, once.
 async fn an_acknowledged_event_survives_a_crash(db: Db) {
@@ -379,6 +398,7 @@ async fn the_long_connection_survives_a_drop(db: Db) {
 on_both_databases!(
     a_chat_command_opens_a_ticket,
     an_acknowledged_event_survives_a_crash,
+    a_stranger_is_answered_once_an_hour,
     the_same_event_three_times_is_handled_once,
     card_buttons_open_escalate_and_declare,
     ticket_group_messages_and_membership,

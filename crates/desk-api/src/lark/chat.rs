@@ -15,6 +15,9 @@ use super::handle::HandleError;
 use super::inbound::Inbound;
 use super::text;
 
+/// How often someone the desk does not know is told how to get linked.
+const STRANGER_ANSWER_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Where a message was said, and to whom the bot answers.
 struct Conversation<'a> {
     inbound: &'a Inbound,
@@ -91,6 +94,13 @@ pub(super) async fn on_message(
         }
     }
     let Some(op) = operator else {
+        // Anyone in the tenant can write to the bot, and every answer is a billed call:
+        // someone the desk does not know is told how to get linked once an hour, not once
+        // a message.
+        let key = format!("answer:{}:{sender}", integration.id);
+        if !inbound.store.claim_quiet_window(&key, now, STRANGER_ANSWER_EVERY).await? {
+            return Ok("ignored: the sender is not linked and was answered within the hour".to_owned());
+        }
         here.say(Locale::En, "unknown_person", &[]).await?;
         return Ok("answered: the sender is not linked to a desk person".to_owned());
     };

@@ -175,6 +175,23 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Takes a window of its own for `key` (e.g. the bot's answers to one Lark user) if
+    /// it is open, in its own transaction: the same durable, race-free rule as the
+    /// notification windows, for things that are not notifications.
+    pub async fn claim_quiet_window(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        window: Duration,
+    ) -> Result<bool, StoreError> {
+        let tx = self.write().await?;
+        let claimed = claim_window(&*tx, key, now, window).await?;
+        tx.commit().await?;
+        Ok(claimed)
+    }
+}
+
 /// Takes the recipient's window if it is open: one upsert that writes only when the
 /// last delivery is at least `window` old. Concurrent claimants serialise on the row,
 /// and only the first sees its write happen.
