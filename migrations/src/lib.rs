@@ -16,6 +16,7 @@ mod m20261121_000008_invites;
 mod m20261121_000009_groups;
 mod m20261121_000011_escalation;
 mod m20261121_000012_ticketing_hooks;
+mod m20261121_000013_comment_source_key;
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000009_groups::Migration),
             Box::new(m20261121_000011_escalation::Migration),
             Box::new(m20261121_000012_ticketing_hooks::Migration),
+            Box::new(m20261121_000013_comment_source_key::Migration),
         ]
     }
 }

@@ -182,6 +182,25 @@ async fn a_stranger_is_answered_once_an_hour(db: Db) {
     assert_eq!(acme.said_in(&first.chat_id).len(), 2);
 }
 
+/// A group message handled a second time (the worker died after writing the comment,
+/// before marking the event done) still makes one comment and one timeline entry.
+async fn a_comment_from_lark_is_kept_once(db: Db) {
+    let acme = acme(db, Ear::Webhook).await;
+    let ticket = acme.desk.app.ticket(&acme.desk.app.admin, &acme.org, "Badge reader beeps").await;
+    let id: desk_core::TicketId = ticket["id"].as_str().unwrap().parse().unwrap();
+    let actor = desk_core::Actor { kind: desk_core::ActorKind::Customer, person_id: None, name: "Lark user".into() };
+    let said = desk_core::NewComment::parse("it beeps twice now", None).unwrap().in_group().keyed("lark:ev-1");
+    let store = &acme.desk.app.state.store;
+    let first = store.add_comment(id, said.clone(), &actor, acme.desk.now()).await.unwrap();
+    let again = store.add_comment(id, said, &actor, acme.desk.now()).await.unwrap();
+    assert_eq!(first.id, again.id);
+    let comments = acme.desk.app.get(&format!("/api/v1/tickets/{id}/comments"), &acme.desk.app.admin).await.expect(200);
+    assert_eq!(comments["items"].as_array().unwrap().len(), 1);
+    let timeline = acme.desk.app.get(&format!("/api/v1/tickets/{id}/timeline"), &acme.desk.app.admin).await.expect(200);
+    let commented = timeline["items"].as_array().unwrap().iter().filter(|e| e["kind"] == "commented").count();
+    assert_eq!(commented, 1);
+}
+
 /// Lark has its acknowledgement, then the server dies before handling the event: the
 /// next server on the same database handles it, once.
 async fn an_acknowledged_event_survives_a_crash(db: Db) {
@@ -399,6 +418,7 @@ on_both_databases!(
     a_chat_command_opens_a_ticket,
     an_acknowledged_event_survives_a_crash,
     a_stranger_is_answered_once_an_hour,
+    a_comment_from_lark_is_kept_once,
     the_same_event_three_times_is_handled_once,
     card_buttons_open_escalate_and_declare,
     ticket_group_messages_and_membership,

@@ -342,6 +342,8 @@ pub struct NewComment {
     pub visibility: CommentVisibility,
     /// Written in the ticket's Lark group (so the group is not told of it again).
     pub in_group: bool,
+    /// The id of what said it elsewhere (a Lark message): the same key again adds nothing.
+    pub source_key: Option<String>,
 }
 
 impl NewComment {
@@ -355,12 +357,17 @@ impl NewComment {
         let visibility = v
             .choice::<CommentVisibility>("visibility", visibility, "must be public or internal")
             .unwrap_or(CommentVisibility::Public);
-        v.finish(Self { body, visibility, in_group: false })
+        v.finish(Self { body, visibility, in_group: false, source_key: None })
     }
 
     /// The same comment, said in the ticket's Lark group.
     pub fn in_group(self) -> Self {
         Self { in_group: true, ..self }
+    }
+
+    /// The same comment, keyed by what said it elsewhere.
+    pub fn keyed(self, key: impl Into<String>) -> Self {
+        Self { source_key: Some(key.into()), ..self }
     }
 }
 

@@ -121,7 +121,7 @@ async fn comment(
         None => Actor { kind: ActorKind::Customer, person_id: None, name: format!("Lark user {open_id}") },
     };
     let new = match NewComment::parse(said, None) {
-        Ok(new) => new.in_group(),
+        Ok(new) => new.in_group().keyed(format!("lark:{}", here.origin)),
         Err(e) => return Ok(format!("ignored: not a comment ({e})")),
     };
     let inbound = here.inbound;

@@ -14,6 +14,8 @@ pub struct Model {
     pub body: String,
     pub visibility: String,
     pub created_at: DateTimeUtc,
+    /// What said it elsewhere (`lark:<event id>`), unique when set.
+    pub source_key: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -421,6 +421,14 @@ impl Store {
     ) -> Result<Comment, StoreError> {
         let tx = self.write().await?;
         let current = lock_ticket(&*tx, id).await?;
+        // Said before (the same Lark message handled again after a crash): the comment and
+        // its timeline entry are there already. The ticket lock serialises the check.
+        if let Some(key) = &new.source_key
+            && let Some(seen) =
+                comment::Entity::find().filter(comment::Column::SourceKey.eq(key.as_str())).one(&*tx).await?
+        {
+            return comment_to_domain(seen);
+        }
         let comment_id = Uuid::now_v7();
         let model = comment::Entity::insert(comment::ActiveModel {
             id: Set(comment_id),
@@ -430,6 +438,7 @@ impl Store {
             body: Set(new.body),
             visibility: Set(new.visibility.as_str().to_owned()),
             created_at: Set(now),
+            source_key: Set(new.source_key.clone()),
         })
         .exec_with_returning(&*tx)
         .await?;
