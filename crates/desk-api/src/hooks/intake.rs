@@ -316,7 +316,10 @@ impl HookIntake {
             && self.store.hook_comment(&source.name, &c.external_id).await?.is_none()
         {
             let author = self.author(source, c, ticket).await?;
-            let new = NewComment::parse(&c.body, Some(c.visibility.as_str()))?;
+            // Keyed by the source's comment id: if the process died after the comment and
+            // before its link row, the redelivery finds the comment instead of adding another.
+            let new = NewComment::parse(&c.body, Some(c.visibility.as_str()))?
+                .keyed(format!("hook:{}:{}", source.name, c.external_id));
             let comment = self.store.add_comment(ticket, new, &author, self.clock.now()).await?;
             self.store.link_hook_comment(&source.name, &c.external_id, comment.id, ticket, self.clock.now()).await?;
             outcome.retain(|o| *o != "unchanged");
