@@ -262,6 +262,18 @@ async fn a_new_assignee_is_brought_into_the_group_and_closing_updates_the_card(d
     let group = t.group(&group["id"]).await;
     assert_eq!(group["state"], "active", "the group stays");
     assert!(!t.chats_for(&group)[0].disbanded);
+
+    // A new title renames the chat and shows on its card.
+    t.desk
+        .app
+        .patch(&format!("/api/v1/tickets/{id}"), &t.desk.app.admin, json!({ "title": "Disk full on db-2" }))
+        .await
+        .expect(200);
+    let report = t.groups_until_idle().await;
+    assert_eq!(report.work_done, 2, "a rename and a card refresh: {report:?}");
+    let chat = t.chats_for(&group).remove(0);
+    assert!(chat.name.ends_with("Disk full on db-2"), "{}", chat.name);
+    assert!(t.cards_in(&chat_id)[0].content.contains("Disk full on db-2"));
 }
 
 async fn main_groups_are_created_through_lark_or_bound(db: Db) {

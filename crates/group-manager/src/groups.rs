@@ -21,7 +21,7 @@ use desk_store::{
 };
 use lark_notify::cards::{self, Lang, TicketCard};
 use lark_notify::dispatch::{LaneError, Lanes};
-use lark_notify::wire::{Content, CreateChat, ReceiveId};
+use lark_notify::wire::{Content, CreateChat, ReceiveId, UpdateChat};
 use lark_notify::{LarkClient, LarkError, with_purpose};
 use rand::Rng as _;
 use uuid::Uuid;
@@ -447,6 +447,7 @@ impl GroupManager {
         let result = match task.kind {
             GroupTaskKind::AddMembers => self.add_members(&integration, &client, task, &chat_id).await?,
             GroupTaskKind::Card => self.card(&integration, &client, task, &chat_id).await?,
+            GroupTaskKind::Rename => self.rename(&integration, &client, task, &chat_id).await?,
         };
         let now = self.inner.clock.now();
         match result {
@@ -564,6 +565,25 @@ impl GroupManager {
                     Err(e) => Ok(Step::Failed(e, NotifyClass::StateChange)),
                 }
             }
+        }
+    }
+
+    /// Gives the chat the group's name as it is now (a billed chat update).
+    async fn rename(
+        &self,
+        integration: &Integration,
+        client: &LarkClient,
+        task: &GroupTask,
+        chat_id: &str,
+    ) -> Result<Step, GroupError> {
+        let current = self.inner.store.group(task.group.id).await?;
+        if !self.reserve(integration, NotifyClass::Cosmetic).await? {
+            return Ok(Step::NoBudget);
+        }
+        let update = UpdateChat { name: Some(chat_name(&current.name)), description: None, owner_id: None };
+        match with_purpose(PURPOSE, client.update_chat(chat_id, &update)).await {
+            Ok(()) => Ok(Step::Done),
+            Err(e) => Ok(Step::Failed(e, NotifyClass::Cosmetic)),
         }
     }
 

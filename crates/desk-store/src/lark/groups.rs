@@ -137,6 +137,8 @@ pub enum GroupTaskKind {
     /// Make the card in the chat show the ticket (or organisation) as it is now: post it
     /// once, then update that message.
     Card,
+    /// Give the chat the group's current name (the ticket's title changed).
+    Rename,
 }
 
 impl GroupTaskKind {
@@ -145,11 +147,12 @@ impl GroupTaskKind {
         match self {
             Self::AddMembers => "add_members",
             Self::Card => "card",
+            Self::Rename => "rename",
         }
     }
 
     fn parse(s: &str) -> Option<Self> {
-        [Self::AddMembers, Self::Card].into_iter().find(|k| k.as_str() == s)
+        [Self::AddMembers, Self::Card, Self::Rename].into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -296,20 +299,23 @@ fn task_row(
     })
 }
 
-/// Queues a card refresh on `chat` unless one is waiting already (it renders the ticket as
-/// it is when it runs, so one is enough).
-async fn queue_card<C: ConnectionTrait>(db: &C, chat: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
+/// Queues `kind` on `chat` unless one is waiting already: a card refresh renders the ticket
+/// and a rename takes the group's name as they are when it runs, so one is enough.
+async fn queue_once<C: ConnectionTrait>(
+    db: &C,
+    chat: Uuid,
+    kind: GroupTaskKind,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     let waiting = lark_chat_task::Entity::find()
         .filter(lark_chat_task::Column::ChatRowId.eq(chat))
-        .filter(lark_chat_task::Column::Kind.eq(GroupTaskKind::Card.as_str()))
+        .filter(lark_chat_task::Column::Kind.eq(kind.as_str()))
         .filter(lark_chat_task::Column::State.eq(TASK_PENDING))
         .filter(lark_chat_task::Column::Attempts.eq(0))
         .count(db)
         .await?;
     if waiting == 0 {
-        lark_chat_task::Entity::insert(task_row(chat, GroupTaskKind::Card, &[], now)?)
-            .exec_without_returning(db)
-            .await?;
+        lark_chat_task::Entity::insert(task_row(chat, kind, &[], now)?).exec_without_returning(db).await?;
     }
     Ok(())
 }
@@ -398,9 +404,36 @@ pub(crate) async fn on_status_changed<C: ConnectionTrait>(
         return Ok(());
     }
     match live_ticket_group(db, ticket).await? {
-        Some(chat) => queue_card(db, chat, now).await,
+        Some(chat) => queue_once(db, chat, GroupTaskKind::Card, now).await,
         None => Ok(()),
     }
+}
+
+/// A ticket's title changed: its group takes the new name (`#N title`) — at creation if it
+/// is still being made, by a rename and a card refresh if it is live. Written in the
+/// change's transaction.
+pub(crate) async fn on_retitled<C: ConnectionTrait>(
+    db: &C,
+    ticket: TicketId,
+    number: i64,
+    title: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let Some(chat) = live_ticket_group(db, ticket).await? else { return Ok(()) };
+    lark_chat::Entity::update_many()
+        .col_expr(lark_chat::Column::Name, Expr::value(format!("#{number} {title}")))
+        .filter(lark_chat::Column::Id.eq(chat))
+        .exec(db)
+        .await?;
+    let live = lark_chat::Entity::find_by_id(chat)
+        .filter(lark_chat::Column::State.eq(ChatState::Active.as_str()))
+        .count(db)
+        .await?;
+    if live > 0 {
+        queue_once(db, chat, GroupTaskKind::Rename, now).await?;
+        queue_once(db, chat, GroupTaskKind::Card, now).await?;
+    }
+    Ok(())
 }
 
 impl Leased for lark_chat::Entity {
@@ -854,7 +887,7 @@ impl Store {
         }
         // The card goes up once: not again for a repeated bind.
         if existing.is_none() || row.card_message_id.is_none() {
-            queue_card(&*tx, row.id, now).await?;
+            queue_once(&*tx, row.id, GroupTaskKind::Card, now).await?;
         }
         let group = groups_of(&*tx, vec![row]).await?.pop().ok_or_else(|| StoreError::not_found("group", chat_id))?;
         tx.commit().await?;

@@ -339,6 +339,9 @@ impl Store {
         model.updated_at = Set(now);
         let model = model.update(&*tx).await?;
         append(&*tx, id.as_uuid(), actor, &events, now).await?;
+        if events.iter().any(|e| matches!(e, TimelineEvent::TitleChanged { .. })) {
+            crate::lark::groups::on_retitled(&*tx, id, model.number, &model.title, now).await?;
+        }
         let ticket = load_one(&*tx, model).await?;
         tx.commit().await?;
         Ok(ticket)
