@@ -317,9 +317,23 @@ async fn main_groups_are_created_through_lark_or_bound(db: Db) {
     let existing = t.desk.chat("Globex support", &[0, 4]).await;
     let bound = t.desk.app.post(&globex_path, &t.desk.app.admin, json!({ "chat_id": existing })).await.expect(200);
     assert_eq!((bound["state"].as_str(), bound["chat_id"].as_str()), (Some("active"), Some(existing.as_str())));
-    assert_eq!(bound["pending_work"], 1, "its card is on the way");
+    assert_eq!(bound["pending_work"], 2, "its card and a read of who is in it are on the way");
     t.groups_until_idle().await;
     assert_eq!(t.cards_in(&existing).len(), 1, "the main-group card is posted in the bound chat");
+    // The people who were in the chat before it was bound are known now (read from Lark).
+    let members = t
+        .desk
+        .app
+        .get(&format!("/api/v1/groups/{}/members", bound["id"].as_str().unwrap()), &t.desk.app.admin)
+        .await
+        .expect(200);
+    let everyone: Vec<&str> = ["colleagues", "service_team", "unknown"]
+        .iter()
+        .flat_map(|part| members[part].as_array().unwrap().iter().filter_map(|m| m["open_id"].as_str()))
+        .collect();
+    for i in [0, 4] {
+        assert!(everyone.contains(&t.open_id(i).as_str()), "{members:#}");
+    }
     // Binding it again changes nothing; another chat, or one that serves a group already, is refused.
     let again = t.desk.app.post(&globex_path, &t.desk.app.admin, json!({ "chat_id": existing })).await.expect(200);
     assert_eq!(again["id"], bound["id"]);

@@ -448,6 +448,7 @@ impl GroupManager {
             GroupTaskKind::AddMembers => self.add_members(&integration, &client, task, &chat_id).await?,
             GroupTaskKind::Card => self.card(&integration, &client, task, &chat_id).await?,
             GroupTaskKind::Rename => self.rename(&integration, &client, task, &chat_id).await?,
+            GroupTaskKind::SyncMembers => self.sync_members(&integration, &client, task, &chat_id).await?,
         };
         let now = self.inner.clock.now();
         match result {
@@ -566,6 +567,48 @@ impl GroupManager {
                 }
             }
         }
+    }
+
+    /// Reads the chat's members from Lark (billed, one call per 100) and makes the desk's
+    /// list the same: who is there is added, who is gone is removed. Nothing goes on a
+    /// timeline: this is catching up, not something that happened now.
+    async fn sync_members(
+        &self,
+        integration: &Integration,
+        client: &LarkClient,
+        task: &GroupTask,
+        chat_id: &str,
+    ) -> Result<Step, GroupError> {
+        let mut in_lark: Vec<ChatMember> = Vec::new();
+        let mut page_token: Option<String> = None;
+        loop {
+            if !self.reserve(integration, NotifyClass::Cosmetic).await? {
+                return Ok(Step::NoBudget);
+            }
+            let page = match with_purpose(PURPOSE, client.list_members(chat_id, page_token.as_deref(), 100)).await {
+                Ok(page) => page,
+                Err(e) => return Ok(Step::Failed(e, NotifyClass::Cosmetic)),
+            };
+            in_lark.extend(page.items.into_iter().map(|m| ChatMember {
+                name: m.name.unwrap_or_else(|| m.member_id.clone()),
+                open_id: m.member_id,
+                person_id: None,
+                tenant_key: m.tenant_key,
+            }));
+            match page.page_token.filter(|t| page.has_more && !t.is_empty()) {
+                Some(next) => page_token = Some(next),
+                None => break,
+            }
+        }
+        let known = self.inner.store.chat_members(task.group.id).await?;
+        let now = self.inner.clock.now();
+        let gone: Vec<ChatMember> =
+            known.into_iter().filter(|k| !in_lark.iter().any(|m| m.open_id == k.open_id)).collect();
+        self.inner.store.apply_member_change(task.group.id, MemberChange::Added, &in_lark, now).await?;
+        if !gone.is_empty() {
+            self.inner.store.apply_member_change(task.group.id, MemberChange::Removed, &gone, now).await?;
+        }
+        Ok(Step::Done)
     }
 
     /// Gives the chat the group's name as it is now (a billed chat update).

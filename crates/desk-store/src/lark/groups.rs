@@ -139,6 +139,8 @@ pub enum GroupTaskKind {
     Card,
     /// Give the chat the group's current name (the ticket's title changed).
     Rename,
+    /// Read who is in the chat from Lark (a bound chat's members were never announced).
+    SyncMembers,
 }
 
 impl GroupTaskKind {
@@ -148,11 +150,12 @@ impl GroupTaskKind {
             Self::AddMembers => "add_members",
             Self::Card => "card",
             Self::Rename => "rename",
+            Self::SyncMembers => "sync_members",
         }
     }
 
     fn parse(s: &str) -> Option<Self> {
-        [Self::AddMembers, Self::Card, Self::Rename].into_iter().find(|k| k.as_str() == s)
+        [Self::AddMembers, Self::Card, Self::Rename, Self::SyncMembers].into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -888,6 +891,10 @@ impl Store {
         // The card goes up once: not again for a repeated bind.
         if existing.is_none() || row.card_message_id.is_none() {
             queue_once(&*tx, row.id, GroupTaskKind::Card, now).await?;
+        }
+        // The people already in a bound chat joined before the desk listened: ask Lark once.
+        if existing.is_none() {
+            queue_once(&*tx, row.id, GroupTaskKind::SyncMembers, now).await?;
         }
         let group = groups_of(&*tx, vec![row]).await?.pop().ok_or_else(|| StoreError::not_found("group", chat_id))?;
         tx.commit().await?;
