@@ -639,7 +639,7 @@ impl GroupManager {
             (ChatKind::Ticket, Some(ticket_id)) => {
                 let ticket = self.inner.store.ticket(ticket_id).await?;
                 let assignee = match ticket.assignee_id {
-                    Some(a) => Some(defang(&self.inner.store.person(a).await?.name)),
+                    Some(a) => Some(self.inner.store.person(a).await?.name),
                     None => None,
                 };
                 let lang = match ticket.requester_id {
@@ -683,11 +683,6 @@ fn member_of(p: &Person) -> ChatMember {
         name: p.name.clone(),
         tenant_key: None,
     }
-}
-
-/// Lark markdown reads `<at …>` as a mention; people's names must not be able to @everyone.
-fn defang(s: &str) -> String {
-    s.replace('<', "‹").replace('>', "›")
 }
 
 /// A group name within Lark's limit, cut with an ellipsis.

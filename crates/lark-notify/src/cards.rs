@@ -113,6 +113,15 @@ fn truncate(text: &str, max: usize) -> String {
     }
 }
 
+/// Lark markdown turns `<at user_id="all">` and friends into mentions and markup, and the
+/// spec names no escape; the words on a card (titles, comments, names: people's words)
+/// must not be able to @everyone, so angle brackets become look-alikes that Lark prints
+/// as they are. Every markdown element goes through here; the cards use no markup of
+/// their own that needs `<`.
+pub(crate) fn defang(s: &str) -> String {
+    s.replace('<', "‹").replace('>', "›")
+}
+
 /// Builds a shared (`update_multi`) card JSON 2.0.
 #[derive(Debug, Clone)]
 pub struct CardBuilder {
@@ -139,7 +148,7 @@ impl CardBuilder {
     /// A markdown block.
     #[must_use]
     pub fn markdown(mut self, content: &str) -> Self {
-        self.elements.push(json!({ "tag": "markdown", "content": content }));
+        self.elements.push(json!({ "tag": "markdown", "content": defang(content) }));
         self
     }
 
@@ -151,7 +160,7 @@ impl CardBuilder {
                 .iter()
                 .map(|(label, value)| {
                     json!({ "tag": "column", "width": "weighted", "weight": 1, "elements": [
-                        { "tag": "markdown", "content": format!("**{label}**\n{value}") }
+                        { "tag": "markdown", "content": format!("**{label}**\n{}", defang(value)) }
                     ]})
                 })
                 .collect();

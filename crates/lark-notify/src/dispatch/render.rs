@@ -10,11 +10,10 @@ use serde_json::Value;
 
 use crate::cards::{self, EmergencyCard, Lang, TicketCard, text};
 
-/// Lark markdown turns `<at user_id="all">` and friends into mentions and markup, and
-/// the spec names no escape; people's words (titles, comments, names) must not be able
-/// to @everyone, so angle brackets become look-alikes that Lark prints as they are.
+/// People's words made harmless for Lark markdown (see `cards::defang`); the lines are
+/// defanged where they are made too, since they also travel as plain text.
 fn defang(s: String) -> String {
-    s.replace('<', "‹").replace('>', "›")
+    cards::defang(&s)
 }
 
 /// One line saying what happened, in `lang`.
