@@ -206,6 +206,20 @@ enum Payload {
     Data,
     /// At the top level under this key (`bot` for bot info).
     TopLevel(&'static str),
+    /// The whole answer (the OAuth token endpoint puts its fields at the top level).
+    Whole,
+}
+
+impl Payload {
+    /// Decodes the payload out of a successful answer.
+    fn decode<T: DeserializeOwned>(self, answer: Value) -> Result<T, LarkError> {
+        let value = match self {
+            Self::Data => answer.get("data").cloned().unwrap_or_else(|| json!({})),
+            Self::TopLevel(key) => answer.get(key).cloned().unwrap_or(Value::Null),
+            Self::Whole => answer,
+        };
+        serde_json::from_value(value).map_err(|e| LarkError::Decode { status: 200, detail: e.to_string() })
+    }
 }
 
 /// A Lark Open API client for one app. Build it once and share it: the token cache and
@@ -403,10 +417,8 @@ impl LarkClient {
         self.token
             .get(|| async {
                 let body = json!({ "app_id": self.app_id, "app_secret": self.app_secret.expose_secret() });
-                let url = format!("{}/open-apis/auth/v3/tenant_access_token/internal", self.base_url);
-                let started = Instant::now();
-                let sent = self.http.post(url).json(&body).send().await;
-                let answer = read_envelope(TOKEN, sent, started, self.observer.as_deref()).await?;
+                let path = "/open-apis/auth/v3/tenant_access_token/internal";
+                let answer = self.send(TOKEN, path, &[], Some(&body), None).await?;
                 let token = answer.get("tenant_access_token").and_then(Value::as_str).ok_or_else(|| {
                     LarkError::Decode { status: 200, detail: "no tenant_access_token in the answer".into() }
                 })?;
@@ -426,24 +438,19 @@ impl LarkClient {
         body: Option<Value>,
         target: Option<&str>,
     ) -> Result<T, LarkError> {
-        let method = api.method.to_method();
         self.wait_for_turn(target).await;
         let token = self.tenant_token().await?;
-        let answer = match self.send(api, method.clone(), path, query, body.as_ref(), &token).await {
+        let answer = match self.send(api, path, query, body.as_ref(), Some(&token)).await {
             Err(e) if e.code().is_some_and(|c| TOKEN_CODES.contains(&c)) => {
                 self.token.evict(&token).await;
                 let token = self.tenant_token().await?;
                 // The refused attempt was a call too: the retry queues like any other.
                 self.wait_for_turn(target).await;
-                self.send(api, method, path, query, body.as_ref(), &token).await?
+                self.send(api, path, query, body.as_ref(), Some(&token)).await?
             }
             other => other?,
         };
-        let value = match api.payload {
-            Payload::Data => answer.get("data").cloned().unwrap_or_else(|| json!({})),
-            Payload::TopLevel(key) => answer.get(key).cloned().unwrap_or(Value::Null),
-        };
-        serde_json::from_value(value).map_err(|e| LarkError::Decode { status: 200, detail: e.to_string() })
+        api.payload.decode(answer)
     }
 
     /// Waits until the app-wide limits and the target's own limit allow one more call.
@@ -455,20 +462,20 @@ impl LarkClient {
         }
     }
 
+    /// One HTTP request to `path`, read with [`read_envelope`]. `token` is the bearer, when
+    /// the API takes one (the token endpoints do not).
     async fn send(
         &self,
         api: Api,
-        method: Method,
         path: &str,
         query: &[(&str, &str)],
         body: Option<&Value>,
-        token: &SecretString,
+        token: Option<&SecretString>,
     ) -> Result<Value, LarkError> {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base_url))
-            .query(query)
-            .bearer_auth(token.expose_secret());
+        let mut request = self.http.request(api.method.to_method(), format!("{}{path}", self.base_url)).query(query);
+        if let Some(token) = token {
+            request = request.bearer_auth(token.expose_secret());
+        }
         if let Some(body) = body {
             request = request.json(body);
         }

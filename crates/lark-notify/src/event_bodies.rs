@@ -14,7 +14,7 @@ pub const MEMBER_DELETED: &str = "im.chat.member.user.deleted_v1";
 /// `im.chat.disbanded_v1`.
 pub const CHAT_DISBANDED: &str = "im.chat.disbanded_v1";
 /// `card.action.trigger`.
-pub const CARD_ACTION: &str = "card.action.trigger";
+pub const CARD_ACTION: &str = crate::events::CARD_ACTION_TRIGGER;
 
 /// The ids of one user (which ones are present depends on the app's scopes).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -337,6 +337,25 @@ fn recorder() -> (Arc<Recorder>, mpsc::UnboundedReceiver<Value>, Arc<Notify>) {
     (Arc::new(Recorder { seen, release: Arc::clone(&release) }), rx, release)
 }
 
+/// A fake Lark, a client with a [`Recorder`], and its first connection, past the first ping.
+struct Connected {
+    lark: FakeLark,
+    client: LongConnection,
+    conn: ServerConn,
+    seen: mpsc::UnboundedReceiver<Value>,
+    release: Arc<Notify>,
+}
+
+impl Connected {
+    async fn start(default_config: Value) -> Self {
+        let mut lark = FakeLark::start(default_config).await;
+        let (handler, seen, release) = recorder();
+        let (client, mut conn) = lark.connect(handler).await;
+        conn.recv_ping().await;
+        Self { lark, client, conn, seen, release }
+    }
+}
+
 async fn next_seen(rx: &mut mpsc::UnboundedReceiver<Value>) -> Value {
     tokio::time::timeout(WAIT, rx.recv()).await.expect("the handler saw nothing in time").unwrap()
 }
@@ -382,10 +401,8 @@ async fn pings_at_once_and_applies_the_config_in_a_pong() {
 
 #[tokio::test]
 async fn an_event_is_handled_and_acked_with_200() {
-    let mut lark = FakeLark::start(quick_config()).await;
-    let (handler, mut seen, _) = recorder();
-    let (client, mut conn) = lark.connect(handler).await;
-    conn.recv_ping().await;
+    let Connected { lark: _lark, client, mut conn, mut seen, release: _release } =
+        Connected::start(quick_config()).await;
 
     let delivery = event_frame(7, "im.message.receive_v1");
     conn.send(&delivery).await;
@@ -402,10 +419,8 @@ async fn an_event_is_handled_and_acked_with_200() {
 
 #[tokio::test]
 async fn a_card_answer_goes_back_base64_and_card_frames_get_no_ack() {
-    let mut lark = FakeLark::start(quick_config()).await;
-    let (handler, mut seen, _) = recorder();
-    let (client, mut conn) = lark.connect(handler).await;
-    conn.recv_ping().await;
+    let Connected { lark: _lark, client, mut conn, mut seen, release: _release } =
+        Connected::start(quick_config()).await;
 
     // Legacy `type=card` frames are ignored: no handler call, no ack.
     conn.send(&data_frame(1, "m-card", "card", &event_json("card.action.trigger", "legacy"), (1, 0))).await;
@@ -424,10 +439,8 @@ async fn a_card_answer_goes_back_base64_and_card_frames_get_no_ack() {
 
 #[tokio::test]
 async fn failing_and_panicking_handlers_ack_500() {
-    let mut lark = FakeLark::start(quick_config()).await;
-    let (handler, _seen, _) = recorder();
-    let (client, mut conn) = lark.connect(handler).await;
-    conn.recv_ping().await;
+    let Connected { lark: _lark, client, mut conn, seen: _seen, release: _release } =
+        Connected::start(quick_config()).await;
 
     for (seq_id, kind) in [(1, "test.fail"), (2, "test.panic")] {
         let delivery = event_frame(seq_id, kind);
@@ -446,10 +459,8 @@ async fn failing_and_panicking_handlers_ack_500() {
 /// order, handled once, ONE ack carrying seq 1's SeqID and headers.
 #[tokio::test]
 async fn a_fragmented_event_is_reassembled_handled_once_and_acked_once() {
-    let mut lark = FakeLark::start(quick_config()).await;
-    let (handler, mut seen, _) = recorder();
-    let (client, mut conn) = lark.connect(handler).await;
-    conn.recv_ping().await;
+    let Connected { lark: _lark, client, mut conn, mut seen, release: _release } =
+        Connected::start(quick_config()).await;
 
     let whole = event_json("im.message.receive_v1", "fragmented");
     let third = whole.len() / 3;
@@ -476,10 +487,8 @@ async fn a_fragmented_event_is_reassembled_handled_once_and_acked_once() {
 
 #[tokio::test]
 async fn a_slow_handler_holds_up_neither_pings_nor_other_events() {
-    let mut lark = FakeLark::start(json!({ "ReconnectNonce": 0, "ReconnectInterval": 0, "PingInterval": 1 })).await;
-    let (handler, mut seen, release) = recorder();
-    let (client, mut conn) = lark.connect(handler).await;
-    conn.recv_ping().await;
+    let Connected { lark: _lark, client, mut conn, mut seen, release } =
+        Connected::start(json!({ "ReconnectNonce": 0, "ReconnectInterval": 0, "PingInterval": 1 })).await;
 
     let slow = event_frame(1, "test.slow");
     conn.send(&slow).await;
@@ -497,10 +506,7 @@ async fn a_slow_handler_holds_up_neither_pings_nor_other_events() {
 
 #[tokio::test]
 async fn a_lost_connection_reconnects_with_fresh_discovery_through_failures() {
-    let mut lark = FakeLark::start(quick_config()).await;
-    let (handler, mut seen, _) = recorder();
-    let (client, mut conn) = lark.connect(handler).await;
-    conn.recv_ping().await;
+    let Connected { mut lark, client, mut conn, mut seen, release: _release } = Connected::start(quick_config()).await;
     assert_eq!(lark.discoveries(), 1);
 
     // Lark is busy, then a proxy fails, then a handshake is refused with a retryable code:
@@ -578,13 +584,10 @@ async fn forbidden_handshake_and_rejected_credentials_stop() {
 
 #[tokio::test]
 async fn reconnect_count_bounds_the_attempts() {
-    let mut lark = FakeLark::start(
+    let Connected { lark, client, mut conn, seen: _seen, release: _release } = Connected::start(
         json!({ "ReconnectCount": 2, "ReconnectInterval": 0, "ReconnectNonce": 0, "PingInterval": 120 }),
     )
     .await;
-    let (handler, _seen, _) = recorder();
-    let (client, mut conn) = lark.connect(handler).await;
-    conn.recv_ping().await;
 
     lark.script(|s| s.discoveries.extend([Discovery::Http(502), Discovery::Http(503)]));
     conn.ws.close(None).await.unwrap();
@@ -597,10 +600,7 @@ async fn reconnect_count_bounds_the_attempts() {
 
 #[tokio::test]
 async fn disconnect_stays_down_and_reconnect_comes_back() {
-    let mut lark = FakeLark::start(quick_config()).await;
-    let (handler, mut seen, _) = recorder();
-    let (client, mut conn) = lark.connect(handler).await;
-    conn.recv_ping().await;
+    let Connected { mut lark, client, mut conn, mut seen, release: _release } = Connected::start(quick_config()).await;
     wait_status(&client, "connected", |s| s.state == ConnState::Connected).await;
 
     client.disconnect();
@@ -635,10 +635,7 @@ async fn disconnect_stays_down_and_reconnect_comes_back() {
 
 #[tokio::test]
 async fn shutdown_lets_a_running_handler_ack_then_closes() {
-    let mut lark = FakeLark::start(quick_config()).await;
-    let (handler, mut seen, release) = recorder();
-    let (client, mut conn) = lark.connect(handler).await;
-    conn.recv_ping().await;
+    let Connected { lark: _lark, client, mut conn, mut seen, release } = Connected::start(quick_config()).await;
 
     let slow = event_frame(1, "test.slow");
     conn.send(&slow).await;

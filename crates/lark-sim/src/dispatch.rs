@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::call::Call;
@@ -93,9 +93,10 @@ fn faulted(fault: &FaultSpec, sim: &Sim) -> Reply {
 }
 
 fn serve(route: &Route, req: &HttpRequest, body: &[u8], sim: &Sim) -> Reply {
+    let call = Call::new(req, body);
     let mut st = sim.lock();
     if route.needs_token {
-        match bearer(req) {
+        match call.bearer() {
             None => return Reply::missing_token(),
             Some(token) if !st.is_valid_tenant_token(token) => return Reply::invalid_token(),
             Some(_) => {}
@@ -109,18 +110,12 @@ fn serve(route: &Route, req: &HttpRequest, body: &[u8], sim: &Sim) -> Reply {
     if route.billed && st.quota.billed(now) >= st.limits.monthly_quota {
         return Reply::quota_exceeded();
     }
-    let reply = (route.handler)(&mut st, &Call::new(req, body));
+    let reply = (route.handler)(&mut st, &call);
     // Lark bills only calls that succeed.
     if route.billed && reply.is_success() {
         st.quota.record(now);
     }
     reply
-}
-
-fn bearer(req: &HttpRequest) -> Option<&str> {
-    let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?.trim();
-    let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?.trim();
-    (!token.is_empty()).then_some(token)
 }
 
 fn respond(reply: Reply, log_id: &str) -> HttpResponse {

@@ -32,6 +32,21 @@ pub(crate) fn token() -> String {
     format!("t-g{}{:08x}", hex32(), rand::random::<u32>())
 }
 
+/// A web-app login code: Lark's are `[A-Za-z0-9-_]` and may reach 64 characters.
+pub(crate) fn login_code() -> String {
+    format!("{}-{}", hex32(), hex32())
+}
+
+/// A user access token (`u-…`).
+pub(crate) fn user_token() -> String {
+    format!("u-{}{}", hex32(), hex32())
+}
+
+/// A user refresh token (`ur-…`).
+pub(crate) fn refresh_token() -> String {
+    format!("ur-{}", hex32())
+}
+
 pub(crate) fn link_token() -> String {
     format!("{:08x}-{:04x}-{}", rand::random::<u32>(), rand::random::<u16>(), hex32())
 }

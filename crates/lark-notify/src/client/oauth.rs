@@ -3,17 +3,16 @@
 //! asks who the user is (`authen/v1/user_info`, with the user's token). Neither call is
 //! billed: Lark counts authentication among its free APIs (§8.3).
 
-use std::time::Instant;
-
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::{Api, HttpMethod, LarkClient, Payload, read_envelope};
+use super::{Api, HttpMethod, LarkClient, Payload};
 use crate::LarkError;
 
+// The token endpoint answers at the top level, like the tenant-token one.
 const OAUTH_TOKEN: Api =
-    Api { name: "authen.oauth.token", billed: false, method: HttpMethod::Post, payload: Payload::Data };
+    Api { name: "authen.oauth.token", billed: false, method: HttpMethod::Post, payload: Payload::Whole };
 const USER_INFO: Api = Api { name: "authen.user_info", billed: false, method: HttpMethod::Get, payload: Payload::Data };
 
 /// Lark's codes for a login code that cannot be exchanged: not found, expired, already
@@ -135,23 +134,15 @@ impl LarkClient {
             body["code_verifier"] = json!(verifier);
         }
         self.wait_for_turn(None).await;
-        let url = format!("{}/open-apis/authen/v2/oauth/token", self.base_url);
-        let started = Instant::now();
-        let sent = self.http.post(url).json(&body).send().await;
-        // The token endpoint answers at the top level, like the tenant-token one.
-        let answer = read_envelope(OAUTH_TOKEN, sent, started, self.observer.as_deref()).await?;
-        serde_json::from_value(answer).map_err(|e| LarkError::Decode { status: 200, detail: e.to_string() })
+        let answer = self.send(OAUTH_TOKEN, "/open-apis/authen/v2/oauth/token", &[], Some(&body), None).await?;
+        OAUTH_TOKEN.payload.decode(answer)
     }
 
     /// Who holds `user_token` (`GET /open-apis/authen/v1/user_info`).
     pub async fn login_user_info(&self, user_token: &SecretString) -> Result<LoginUser, LarkError> {
         self.wait_for_turn(None).await;
-        let url = format!("{}/open-apis/authen/v1/user_info", self.base_url);
-        let started = Instant::now();
-        let sent = self.http.get(url).bearer_auth(user_token.expose_secret()).send().await;
-        let answer = read_envelope(USER_INFO, sent, started, self.observer.as_deref()).await?;
-        let data = answer.get("data").cloned().unwrap_or(Value::Null);
-        serde_json::from_value(data).map_err(|e| LarkError::Decode { status: 200, detail: e.to_string() })
+        let answer = self.send(USER_INFO, "/open-apis/authen/v1/user_info", &[], None, Some(user_token)).await?;
+        USER_INFO.payload.decode(answer)
     }
 }
 

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::call::{Call, str_field};
 use crate::envelope::{Body, Reply};
+use crate::ids;
 use crate::state::State;
 
 /// A code lives 5 minutes.
@@ -52,10 +53,6 @@ pub(crate) struct Logins {
     pub(crate) tokens: Vec<UserToken>,
 }
 
-fn random_hex() -> String {
-    format!("{:032x}", rand::random::<u128>())
-}
-
 impl Logins {
     /// Issues a code for `open_id` (the person finished Lark's login page).
     pub(crate) fn issue(
@@ -66,8 +63,7 @@ impl Logins {
         challenge: Option<(String, String)>,
         now_ms: i64,
     ) -> String {
-        // Lark's codes are `[A-Za-z0-9-_]` and may reach 64 characters.
-        let code = format!("{}-{}", random_hex(), random_hex());
+        let code = ids::login_code();
         self.codes.push(LoginCode {
             code: code.clone(),
             open_id: open_id.to_owned(),
@@ -92,9 +88,7 @@ fn page_error(description: &str) -> Reply {
 }
 
 fn redirect(to: String) -> Reply {
-    let mut reply = Reply { status: StatusCode::FOUND, body: Body::Text(""), headers: Vec::new() };
-    reply.headers.push(("location", to));
-    reply
+    Reply { status: StatusCode::FOUND, body: Body::Text(""), headers: vec![("location", to)] }
 }
 
 /// `uri` with `pairs` appended to its query string.
@@ -192,7 +186,7 @@ pub(crate) fn token(st: &mut State, call: &Call<'_>) -> Reply {
     }
     login.used = true;
     let (open_id, scope) = (login.open_id.clone(), login.scope.clone());
-    let value = format!("u-{}{}", random_hex(), random_hex());
+    let value = ids::user_token();
     st.logins.tokens.push(UserToken {
         value: value.clone(),
         open_id,
@@ -207,7 +201,7 @@ pub(crate) fn token(st: &mut State, call: &Call<'_>) -> Reply {
         "scope": scope,
     });
     if scope.split_whitespace().any(|s| s == "offline_access") {
-        answer["refresh_token"] = json!(format!("ur-{}", random_hex()));
+        answer["refresh_token"] = json!(ids::refresh_token());
         answer["refresh_token_expires_in"] = json!(REFRESH_LIFETIME_S);
     }
     Reply::top_level(StatusCode::OK, answer)
