@@ -7,13 +7,11 @@ use chrono::{DateTime, Utc};
 use desk_core::invite::{InviteState, InviteTerms, invite_expires_at, invite_state};
 use desk_core::{Actor, ActorKind, DomainError, InviteId, OrgId, PersonId, PersonKind, TicketId, TicketStatus};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, OnConflict};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use crate::entity::{invite, invite_redemption, lark_chat, lark_chat_member, org, person, ticket};
-use crate::pagination::{Page, PageRequest};
+use crate::pagination::{Page, PageRequest, oldest_first};
 use crate::tickets::timeline_rows;
 use crate::{ChatKind, ChatState, KnownChat, Store, StoreError};
 
@@ -256,11 +254,8 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Page<Invite>, StoreError> {
         find_group(self.conn(), group).await?;
-        let mut query = invite::Entity::find().filter(invite::Column::ChatRowId.eq(group)).filter(usable_at(now));
-        if let Some(after) = &page.after {
-            query = query.filter(invite::Column::Id.gt(after.id));
-        }
-        let rows = query.order_by(invite::Column::Id, Order::Asc).limit(page.limit + 1).all(self.conn()).await?;
+        let query = invite::Entity::find().filter(invite::Column::ChatRowId.eq(group)).filter(usable_at(now));
+        let rows = oldest_first(query, invite::Column::Id, page).all(self.conn()).await?;
         Page::by_id(rows, page, &Self::invites_scope(group), |m| m.id, to_domain)
     }
 

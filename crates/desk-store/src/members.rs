@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use desk_core::{Actor, MembershipVia, Person, PersonId, TicketId, TimelineEvent};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::entity::{lark_chat_member, person};
@@ -49,7 +49,7 @@ pub(crate) async fn bound_to<C: ConnectionTrait>(
     Ok(bound)
 }
 
-fn member_of(m: lark_chat_member::Model) -> ChatMember {
+pub(crate) fn member_of(m: lark_chat_member::Model) -> ChatMember {
     ChatMember {
         open_id: m.open_id,
         person_id: m.person_id.map(PersonId::from_uuid),
@@ -62,15 +62,7 @@ impl Store {
     /// Everyone in group `chat` as far as the desk knows, by name, each with the person
     /// bound to them now.
     pub async fn group_roster(&self, chat: Uuid) -> Result<Vec<RosterEntry>, StoreError> {
-        let members: Vec<ChatMember> = lark_chat_member::Entity::find()
-            .filter(lark_chat_member::Column::ChatRowId.eq(chat))
-            .order_by_asc(lark_chat_member::Column::Name)
-            .order_by_asc(lark_chat_member::Column::OpenId)
-            .all(self.conn())
-            .await?
-            .into_iter()
-            .map(member_of)
-            .collect();
+        let members = self.chat_members(chat).await?;
         let open_ids: Vec<String> = members.iter().map(|m| m.open_id.clone()).collect();
         let mut bound = bound_to(self.conn(), &open_ids).await?;
         Ok(members

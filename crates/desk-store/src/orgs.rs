@@ -12,7 +12,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::entity::{org, person, ticket};
-use crate::pagination::{Page, PageRequest};
+use crate::pagination::{Page, PageRequest, oldest_first};
 use crate::{Store, StoreError, people, tickets};
 
 /// Filters for listing organisations.
@@ -191,10 +191,7 @@ impl Store {
         if let Some(q) = filter.q.as_deref() {
             query = query.filter(lower((org::Entity, org::Column::Name)).like(contains_pattern(q)));
         }
-        if let Some(after) = &page.after {
-            query = query.filter(org::Column::Id.gt(after.id));
-        }
-        let rows = query.order_by(org::Column::Id, Order::Asc).limit(page.limit + 1).all(self.conn()).await?;
+        let rows = oldest_first(query, org::Column::Id, page).all(self.conn()).await?;
         Page::by_id(rows, page, SCOPE, |m| m.id, to_domain)
     }
 

@@ -5,6 +5,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -55,6 +56,17 @@ pub struct PageRequest {
     pub limit: u64,
     /// Where the previous page ended.
     pub after: Option<Cursor>,
+}
+
+/// The query for a page of a list ordered by id alone, oldest first: the rows of `query`
+/// after the cursor, `limit + 1` of them (the extra one says there is more; see
+/// [`Page::by_id`]).
+pub(crate) fn oldest_first<E: EntityTrait>(query: Select<E>, id: E::Column, page: &PageRequest) -> Select<E> {
+    let query = match &page.after {
+        Some(after) => query.filter(id.gt(after.id)),
+        None => query,
+    };
+    query.order_by(id, Order::Asc).limit(page.limit + 1)
 }
 
 /// One page of a list.

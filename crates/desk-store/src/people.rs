@@ -4,14 +4,13 @@ use chrono::{DateTime, Utc};
 use desk_core::{DomainError, NewPerson, OrgId, Person, PersonId, PersonKind, PersonPatch, QuietHours, Role};
 use sea_orm::sea_query::{Condition, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, Order,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
 };
 use uuid::Uuid;
 
 use crate::entity::person;
 use crate::orgs::{contains_pattern, lower};
-use crate::pagination::{Page, PageRequest};
+use crate::pagination::{Page, PageRequest, oldest_first};
 use crate::{Store, StoreError};
 
 /// Filters for listing people.
@@ -174,10 +173,7 @@ impl Store {
                     .add(lower((person::Entity, person::Column::Email)).like(pattern)),
             );
         }
-        if let Some(after) = &page.after {
-            query = query.filter(person::Column::Id.gt(after.id));
-        }
-        let rows = query.order_by(person::Column::Id, Order::Asc).limit(page.limit + 1).all(self.conn()).await?;
+        let rows = oldest_first(query, person::Column::Id, page).all(self.conn()).await?;
         Page::by_id(rows, page, SCOPE, |m| m.id, to_domain)
     }
 }

@@ -6,15 +6,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use desk_core::{Actor, ActorKind, DomainError, PersonId, Role, TokenId};
 use rand::RngCore as _;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, Order, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::entity::api_token;
-use crate::pagination::{Page, PageRequest};
+use crate::pagination::{Page, PageRequest, oldest_first};
 use crate::{Store, StoreError, people};
 
 /// Every token starts with this, so a leaked one is recognisable in logs and scanners.
@@ -167,11 +164,7 @@ impl Store {
 
     /// Lists tokens, oldest first.
     pub async fn list_tokens(&self, page: &PageRequest) -> Result<Page<TokenInfo>, StoreError> {
-        let mut query = api_token::Entity::find();
-        if let Some(after) = &page.after {
-            query = query.filter(api_token::Column::Id.gt(after.id));
-        }
-        let rows = query.order_by(api_token::Column::Id, Order::Asc).limit(page.limit + 1).all(self.conn()).await?;
+        let rows = oldest_first(api_token::Entity::find(), api_token::Column::Id, page).all(self.conn()).await?;
         Page::by_id(rows, page, "tokens", |m| m.id, to_info)
     }
 

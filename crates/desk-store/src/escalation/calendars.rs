@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use desk_core::calendar::{BusinessCalendar, CalendarInput, NewCalendar, WEEKDAYS};
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel};
 use uuid::Uuid;
 
 use super::entity::business_calendar;
-use crate::pagination::{Page, PageRequest};
+use crate::pagination::{Page, PageRequest, oldest_first};
 use crate::{Store, StoreError};
 
 /// A stored calendar.
@@ -107,11 +107,9 @@ impl Store {
 
     /// Calendars, oldest first.
     pub async fn calendars(&self, page: &PageRequest) -> Result<Page<CalendarRecord>, StoreError> {
-        let mut q = business_calendar::Entity::find();
-        if let Some(after) = &page.after {
-            q = q.filter(business_calendar::Column::Id.gt(after.id));
-        }
-        let rows = q.order_by_asc(business_calendar::Column::Id).limit(page.limit + 1).all(self.conn()).await?;
+        let rows = oldest_first(business_calendar::Entity::find(), business_calendar::Column::Id, page)
+            .all(self.conn())
+            .await?;
         Page::by_id(rows, page, Self::CALENDARS_SCOPE, |m| m.id, record)
     }
 

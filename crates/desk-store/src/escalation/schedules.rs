@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::entity::{oncall_override, oncall_schedule};
 use super::notices::active_staff;
-use crate::pagination::{Page, PageRequest};
+use crate::pagination::{Page, PageRequest, oldest_first};
 use crate::{Store, StoreError, people};
 
 /// A stored schedule.
@@ -232,11 +232,8 @@ impl Store {
 
     /// Schedules, oldest first.
     pub async fn schedules(&self, page: &PageRequest) -> Result<Page<ScheduleRecord>, StoreError> {
-        let mut q = oncall_schedule::Entity::find();
-        if let Some(after) = &page.after {
-            q = q.filter(oncall_schedule::Column::Id.gt(after.id));
-        }
-        let rows = q.order_by_asc(oncall_schedule::Column::Id).limit(page.limit + 1).all(self.conn()).await?;
+        let rows =
+            oldest_first(oncall_schedule::Entity::find(), oncall_schedule::Column::Id, page).all(self.conn()).await?;
         Page::by_id(rows, page, Self::SCHEDULES_SCOPE, |m| m.id, schedule_record)
     }
 

@@ -29,7 +29,6 @@ use desk_core::escalation::policy::Responder;
 use desk_core::notify::{Happening, NotifyClass};
 use desk_core::targets::{TargetClock, TargetKind, TargetStep, decide_target, scaled};
 use desk_core::{Actor, ActorKind, CommentVisibility, EmergencyKind, PersonId, Severity, TicketStatus, TimelineEvent};
-use sea_orm::ActiveValue;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
@@ -37,7 +36,7 @@ use uuid::Uuid;
 use super::entity::escalation_timer;
 use super::notices::TicketNotices;
 use super::policies::{OrgPolicy, load_policies, load_policy};
-use crate::entity::{notification, org, ticket, timeline_entry};
+use crate::entity::{notification, org, ticket};
 use crate::notify::NotificationState;
 use crate::queue::{self, Leased};
 use crate::{Store, StoreError};
@@ -144,16 +143,9 @@ struct Change {
     at: DateTime<Utc>,
 }
 
-/// The changes of one transaction that move timers, gathered from its timeline rows.
+/// The changes of one transaction that move timers, gathered as its timeline rows are built.
 #[derive(Debug, Default)]
 pub(crate) struct Changes(Vec<Change>);
-
-fn value<V: Into<sea_orm::Value>>(v: &ActiveValue<V>) -> Option<&V> {
-    match v {
-        ActiveValue::Set(x) | ActiveValue::Unchanged(x) => Some(x),
-        ActiveValue::NotSet => None,
-    }
-}
 
 /// Timeline kinds that move timers.
 const RELEVANT: &[&str] = &[
@@ -167,24 +159,16 @@ const RELEVANT: &[&str] = &[
 ];
 
 impl Changes {
-    /// The relevant changes among timeline rows about to be written.
-    pub(crate) fn of(entries: &[timeline_entry::ActiveModel]) -> Self {
-        let changes = entries
-            .iter()
-            .filter_map(|e| {
-                let kind = value(&e.kind)?;
-                if !RELEVANT.contains(&kind.as_str()) {
-                    return None;
-                }
-                Some(Change {
-                    ticket: *value(&e.ticket_id)?,
-                    actor: ActorKind::parse(value(&e.actor_kind)?)?,
-                    event: serde_json::from_str(value(&e.data)?).ok()?,
-                    at: *value(&e.at)?,
-                })
-            })
-            .collect();
-        Self(changes)
+    /// Notes a timeline entry about to be written, if it is a change that moves timers.
+    pub(crate) fn add(&mut self, ticket: Uuid, actor: ActorKind, event: &TimelineEvent, at: DateTime<Utc>) {
+        if RELEVANT.contains(&event.kind()) {
+            self.0.push(Change { ticket, actor, event: event.clone(), at });
+        }
+    }
+
+    /// Takes in the changes of `other`, after these.
+    pub(crate) fn extend(&mut self, other: Self) {
+        self.0.extend(other.0);
     }
 }
 

@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use super::entity::{hook_ticket, webhook_delivery, webhook_event, webhook_subscription};
 use super::intake::comment_origins;
-use crate::entity::{comment, ticket, timeline_entry};
+use crate::entity::{comment, ticket};
 use crate::{Backend, Store, StoreError};
 
 /// The advisory lock key of the fan-out on PostgreSQL ("whfanout" in ASCII, as a number).
@@ -107,17 +107,7 @@ impl Store {
             .collect::<Result<_, _>>()?;
         let mut deliveries = Vec::new();
         if !subscriptions.is_empty() {
-            let mut entries = Vec::with_capacity(ids.len());
-            for m in timeline_entry::Entity::find()
-                .filter(timeline_entry::Column::Id.is_in(ids.clone()))
-                .order_by_asc(timeline_entry::Column::Id)
-                .all(&*tx)
-                .await?
-            {
-                let event: TimelineEvent =
-                    serde_json::from_str(&m.data).map_err(|e| StoreError::corrupt("timeline_entries", e))?;
-                entries.push((m, event));
-            }
+            let entries = crate::tickets::entries_with_events(&*tx, &ids).await?;
             let ticket_ids: HashSet<Uuid> = entries.iter().map(|(m, _)| m.ticket_id).collect();
             let models = ticket::Entity::find().filter(ticket::Column::Id.is_in(ticket_ids)).all(&*tx).await?;
             let tickets: HashMap<Uuid, Ticket> =

@@ -22,7 +22,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use uuid::Uuid;
 
 use super::entity::{hook_comment, hook_receipt, hook_ticket};
-use crate::entity::{external_ref, person};
+use crate::entity::person;
 use crate::orgs::lower;
 use crate::pagination::{Page, PageRequest};
 use crate::queue::lease_end;
@@ -306,12 +306,7 @@ impl Store {
         system: &str,
         external_id: &str,
     ) -> Result<Option<TicketId>, StoreError> {
-        Ok(external_ref::Entity::find()
-            .filter(external_ref::Column::System.eq(system))
-            .filter(external_ref::Column::ExternalId.eq(external_id))
-            .one(self.conn())
-            .await?
-            .map(|r| TicketId::from_uuid(r.ticket_id)))
+        self.ticket_id_by_external_ref(system, external_id).await
     }
 
     /// Whether a source's comment was added already.

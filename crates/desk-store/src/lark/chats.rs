@@ -295,12 +295,7 @@ impl Store {
             .all(self.conn())
             .await?
             .into_iter()
-            .map(|m| ChatMember {
-                open_id: m.open_id,
-                person_id: m.person_id.map(PersonId::from_uuid),
-                name: m.name,
-                tenant_key: m.tenant_key,
-            })
+            .map(crate::members::member_of)
             .collect())
     }
 

@@ -14,15 +14,14 @@ use desk_core::{Org, OrgId, Person, PersonId, PersonKind, Ticket, TicketId, Tick
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, Order, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
 use super::chats::{ChatKind, ChatState};
 use crate::entity::{lark_chat, lark_chat_member, lark_chat_task, org, person, ticket};
 use crate::notify::Routes;
-use crate::pagination::{Page, PageRequest};
+use crate::pagination::{Page, PageRequest, oldest_first};
 use crate::queue::{self, Leased};
 use crate::{Store, StoreError, orgs, people};
 
@@ -925,10 +924,7 @@ impl Store {
         if let Some(state) = filter.state {
             q = q.filter(lark_chat::Column::State.eq(state.as_str()));
         }
-        if let Some(after) = &page.after {
-            q = q.filter(lark_chat::Column::Id.gt(after.id));
-        }
-        let rows = q.order_by(lark_chat::Column::Id, Order::Asc).limit(page.limit + 1).all(self.conn()).await?;
+        let rows = oldest_first(q, lark_chat::Column::Id, page).all(self.conn()).await?;
         let page = Page::by_id(rows, page, Self::GROUPS_SCOPE, |m| m.id, Ok::<_, StoreError>)?;
         let items = groups_of(self.conn(), page.items).await?;
         Ok(Page { items, next_cursor: page.next_cursor })

@@ -198,17 +198,7 @@ impl Store {
             return Ok(PlanReport::default());
         }
         let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
-        let mut entries = Vec::with_capacity(ids.len());
-        for m in timeline_entry::Entity::find()
-            .filter(timeline_entry::Column::Id.is_in(ids.clone()))
-            .order_by_asc(timeline_entry::Column::Id)
-            .all(&*tx)
-            .await?
-        {
-            let event: TimelineEvent =
-                serde_json::from_str(&m.data).map_err(|e| StoreError::corrupt("timeline_entries", e))?;
-            entries.push((m, event));
-        }
+        let entries = crate::tickets::entries_with_events(&*tx, &ids).await?;
         let world = World::load(&*tx, &entries).await?;
         // Organisations' own reminder rules apply beside the built-in ones (see
         // `hooks::reminders`); the people they name are known to the world too.

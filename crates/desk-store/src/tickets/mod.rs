@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::entity::{comment, external_ref, outbox_event, ticket, timeline_entry};
 use crate::orgs::{contains_pattern, lower};
-use crate::pagination::{Cursor, Page, PageRequest};
+use crate::pagination::{Cursor, Page, PageRequest, oldest_first};
 use crate::{Store, StoreError, people};
 
 mod create;
@@ -158,6 +158,27 @@ pub(crate) async fn with_refs<C: ConnectionTrait>(
         .collect()
 }
 
+/// The event a timeline row records.
+pub(crate) fn event_of(m: &timeline_entry::Model) -> Result<TimelineEvent, StoreError> {
+    serde_json::from_str(&m.data).map_err(|e| StoreError::corrupt("timeline_entries", e))
+}
+
+/// The timeline rows `ids` (outbox rows share their entry's id), oldest first, each with
+/// its event.
+pub(crate) async fn entries_with_events<C: ConnectionTrait>(
+    db: &C,
+    ids: &[Uuid],
+) -> Result<Vec<(timeline_entry::Model, TimelineEvent)>, StoreError> {
+    timeline_entry::Entity::find()
+        .filter(timeline_entry::Column::Id.is_in(ids.to_vec()))
+        .order_by(timeline_entry::Column::Id, Order::Asc)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| event_of(&m).map(|event| (m, event)))
+        .collect()
+}
+
 /// Reads a ticket row, locking it for the rest of the transaction on PostgreSQL so that
 /// concurrent changes to one ticket apply one after the other.
 async fn lock_ticket<C: ConnectionTrait>(db: &C, id: TicketId) -> Result<ticket::Model, StoreError> {
@@ -179,18 +200,19 @@ async fn load_one<C: ConnectionTrait>(db: &C, model: ticket::Model) -> Result<Ti
 pub(crate) struct TimelineRows {
     pub(crate) entries: Vec<timeline_entry::ActiveModel>,
     pub(crate) outbox: Vec<outbox_event::ActiveModel>,
+    /// The entries that move response timers, kept as built (not read back from the rows).
+    timer_changes: crate::escalation::timers::Changes,
 }
 
 impl TimelineRows {
     pub(crate) fn extend(&mut self, other: Self) {
         self.entries.extend(other.entries);
         self.outbox.extend(other.outbox);
+        self.timer_changes.extend(other.timer_changes);
     }
 
     /// Inserts the rows, a statement per table.
     pub(crate) async fn insert<C: ConnectionTrait>(self, db: &C) -> Result<(), StoreError> {
-        // The response timers follow the ticket in the same transaction.
-        let timer_changes = crate::escalation::timers::Changes::of(&self.entries);
         // Webhook subscribers hear of every entry, through their own outbox.
         let webhook_events = crate::hooks::outbox::rows_for(&self.entries);
         if !self.entries.is_empty() {
@@ -200,7 +222,8 @@ impl TimelineRows {
             outbox_event::Entity::insert_many(self.outbox).exec_without_returning(db).await?;
         }
         crate::hooks::outbox::insert(db, webhook_events).await?;
-        crate::escalation::timers::on_changes(db, timer_changes).await
+        // The response timers follow the ticket in the same transaction.
+        crate::escalation::timers::on_changes(db, self.timer_changes).await
     }
 }
 
@@ -226,6 +249,7 @@ pub(crate) fn timeline_rows(
             kind: Set(event.kind().to_owned()),
             data: Set(data),
         });
+        rows.timer_changes.add(ticket, actor.kind, event, now);
         if notify::is_notifiable(event, actor.kind) {
             rows.outbox.push(outbox_event::ActiveModel { id: Set(id), ticket_id: Set(ticket), created_at: Set(now) });
         }
@@ -462,11 +486,8 @@ impl Store {
     pub async fn list_comments(&self, id: TicketId, page: &PageRequest) -> Result<Page<Comment>, StoreError> {
         let scope = Self::comments_scope(id);
         self.ticket_exists(id).await?;
-        let mut query = comment::Entity::find().filter(comment::Column::TicketId.eq(id.as_uuid()));
-        if let Some(after) = &page.after {
-            query = query.filter(comment::Column::Id.gt(after.id));
-        }
-        let rows = query.order_by(comment::Column::Id, Order::Asc).limit(page.limit + 1).all(self.conn()).await?;
+        let query = comment::Entity::find().filter(comment::Column::TicketId.eq(id.as_uuid()));
+        let rows = oldest_first(query, comment::Column::Id, page).all(self.conn()).await?;
         Page::by_id(rows, page, &scope, |m| m.id, comment_to_domain)
     }
 
@@ -484,12 +505,8 @@ impl Store {
     pub async fn timeline(&self, id: TicketId, page: &PageRequest) -> Result<Page<TimelineEntry>, StoreError> {
         let scope = Self::timeline_scope(id);
         self.ticket_exists(id).await?;
-        let mut query = timeline_entry::Entity::find().filter(timeline_entry::Column::TicketId.eq(id.as_uuid()));
-        if let Some(after) = &page.after {
-            query = query.filter(timeline_entry::Column::Id.gt(after.id));
-        }
-        let rows =
-            query.order_by(timeline_entry::Column::Id, Order::Asc).limit(page.limit + 1).all(self.conn()).await?;
+        let query = timeline_entry::Entity::find().filter(timeline_entry::Column::TicketId.eq(id.as_uuid()));
+        let rows = oldest_first(query, timeline_entry::Column::Id, page).all(self.conn()).await?;
         Page::by_id(rows, page, &scope, |m| m.id, entry_to_domain)
     }
 
@@ -586,7 +603,7 @@ fn comment_to_domain(m: comment::Model) -> Result<Comment, StoreError> {
 }
 
 fn entry_to_domain(m: timeline_entry::Model) -> Result<TimelineEntry, StoreError> {
-    let event: TimelineEvent = serde_json::from_str(&m.data).map_err(|e| StoreError::corrupt("timeline_entries", e))?;
+    let event = event_of(&m)?;
     let kind = ActorKind::parse(&m.actor_kind)
         .ok_or_else(|| StoreError::corrupt("timeline_entries", format!("actor kind {}", m.actor_kind)))?;
     Ok(TimelineEntry {
