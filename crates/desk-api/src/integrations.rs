@@ -41,6 +41,20 @@ pub struct CheckReport {
     pub external_groups: ExternalGroupsStep,
 }
 
+impl CheckReport {
+    /// A check that stopped at `credentials` or `bot`, before the bot answered.
+    fn failed(credentials: CheckStep, bot: CheckStep) -> Self {
+        Self {
+            ok: false,
+            credentials,
+            bot,
+            bot_open_id: None,
+            app_name: None,
+            external_groups: ExternalGroupsStep::default(),
+        }
+    }
+}
+
 /// What the desk knows about the app's external-sharing capability. Lark has no call that
 /// says whether an app may create external groups short of creating one (a billed call
 /// that leaves a chat behind), so the check does not probe: it reports whether this
@@ -111,40 +125,17 @@ async fn check_app(store: &Store, lanes: &Lanes, id: &str, now: DateTime<Utc>) -
     let client = match lanes.client(&integration).await {
         Ok(c) => c,
         Err(LaneError::Store(e)) => return Err(e),
-        Err(LaneError::Lark(e)) => {
-            return Ok(CheckReport {
-                ok: false,
-                credentials: failed(&e),
-                bot: skipped,
-                bot_open_id: None,
-                app_name: None,
-                external_groups: ExternalGroupsStep::default(),
-            });
-        }
+        Err(LaneError::Lark(e)) => return Ok(CheckReport::failed(failed(&e), skipped)),
     };
     let result = with_purpose("check", client.check_credentials()).await;
     if let Err(e) = result {
-        return Ok(CheckReport {
-            ok: false,
-            credentials: failed(&e),
-            bot: skipped,
-            bot_open_id: None,
-            app_name: None,
-            external_groups: ExternalGroupsStep::default(),
-        });
+        return Ok(CheckReport::failed(failed(&e), skipped));
     }
     let credentials = CheckStep { ok: true, code: None, problem: None };
     if store.reserve_call(id, integration.monthly_budget, NotifyClass::Action, now).await?.is_none() {
         let problem = "not tried: this month's Lark API budget is spent (the bot check is a billed call)";
         let bot = CheckStep { ok: false, code: None, problem: Some(problem.into()) };
-        return Ok(CheckReport {
-            ok: false,
-            credentials,
-            bot,
-            bot_open_id: None,
-            app_name: None,
-            external_groups: ExternalGroupsStep::default(),
-        });
+        return Ok(CheckReport::failed(credentials, bot));
     }
     let answer = with_purpose("check", client.bot_info()).await;
     if let Err(e) = &answer
@@ -175,13 +166,6 @@ async fn check_app(store: &Store, lanes: &Lanes, id: &str, now: DateTime<Utc>) -
             app_name: bot.app_name,
             external_groups: ExternalGroupsStep::default(),
         }),
-        Err(e) => Ok(CheckReport {
-            ok: false,
-            credentials,
-            bot: failed(&e),
-            bot_open_id: None,
-            app_name: None,
-            external_groups: ExternalGroupsStep::default(),
-        }),
+        Err(e) => Ok(CheckReport::failed(credentials, failed(&e))),
     }
 }

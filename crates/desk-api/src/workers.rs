@@ -2,9 +2,10 @@
 //! the Lark inbox (with the long connections), looping until shutdown. A failed pass is logged and
 //! retried after a rest; the queues keep the work.
 
+use std::future::Future;
 use std::time::Duration;
 
-use lark_notify::dispatch::Dispatcher;
+use lark_notify::dispatch::{Dispatcher, Lanes};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -17,28 +18,48 @@ const IDLE: Duration = Duration::from_millis(500);
 /// Rest after a failed pass (the database may be restarting).
 const AFTER_ERROR: Duration = Duration::from_secs(2);
 
+/// Loops `pass` until `shutdown` is cancelled: straight on after a pass that did
+/// something, a rest after an idle one (`Ok(true)`), a longer rest after a failed one
+/// (logged once here, with `what` naming the pass).
+async fn run_until_shutdown<F, Fut, E>(what: &'static str, shutdown: &CancellationToken, mut pass: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<bool, E>>,
+    E: std::fmt::Display,
+{
+    loop {
+        let rest = match pass().await {
+            Ok(true) => IDLE,
+            Ok(false) => Duration::ZERO,
+            Err(e) => {
+                tracing::error!(error = %e, "{what} pass failed");
+                AFTER_ERROR
+            }
+        };
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = tokio::time::sleep(rest) => {}
+        }
+    }
+}
+
+/// Writes the Lark calls still buffered to the ledger, as a worker stops.
+async fn flush_last_calls(lanes: &Lanes) {
+    if let Err(e) = lanes.flush_ledger().await {
+        tracing::warn!(error = %e, "could not write the last Lark calls to the ledger");
+    }
+}
+
 /// Starts the dispatcher loop; it ends when `shutdown` is cancelled.
 pub fn spawn_dispatcher(dispatcher: Dispatcher, metrics: Metrics, shutdown: CancellationToken) -> JoinHandle<()> {
     tokio::spawn(async move {
-        loop {
-            let rest = match dispatcher.run_once().await {
-                Ok(report) => {
-                    metrics.record_dispatch(&report);
-                    if report.is_idle() { IDLE } else { Duration::ZERO }
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "notification dispatch pass failed");
-                    AFTER_ERROR
-                }
-            };
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                () = tokio::time::sleep(rest) => {}
-            }
-        }
-        if let Err(e) = dispatcher.lanes().flush_ledger().await {
-            tracing::warn!(error = %e, "could not write the last Lark calls to the ledger");
-        }
+        run_until_shutdown("notification dispatch", &shutdown, || async {
+            let report = dispatcher.run_once().await?;
+            metrics.record_dispatch(&report);
+            Ok::<_, lark_notify::dispatch::DispatchError>(report.is_idle())
+        })
+        .await;
+        flush_last_calls(dispatcher.lanes()).await;
     })
 }
 
@@ -46,23 +67,8 @@ pub fn spawn_dispatcher(dispatcher: Dispatcher, metrics: Metrics, shutdown: Canc
 /// when `shutdown` is cancelled.
 pub fn spawn_groups(groups: group_manager::GroupManager, shutdown: CancellationToken) -> JoinHandle<()> {
     tokio::spawn(async move {
-        loop {
-            let rest = match groups.run_once().await {
-                Ok(report) if report.is_idle() => IDLE,
-                Ok(_) => Duration::ZERO,
-                Err(e) => {
-                    tracing::error!(error = %e, "group manager pass failed");
-                    AFTER_ERROR
-                }
-            };
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                () = tokio::time::sleep(rest) => {}
-            }
-        }
-        if let Err(e) = groups.lanes().flush_ledger().await {
-            tracing::warn!(error = %e, "could not write the last Lark calls to the ledger");
-        }
+        run_until_shutdown("group manager", &shutdown, || async { groups.run_once().await.map(|r| r.is_idle()) }).await;
+        flush_last_calls(groups.lanes()).await;
     })
 }
 
@@ -77,20 +83,10 @@ pub async fn run_escalation_once(state: &AppState) -> Result<escalation::TimerRe
 /// Starts the escalation worker's loop; it ends when `shutdown` is cancelled.
 pub fn spawn_escalation(state: AppState, shutdown: CancellationToken) -> JoinHandle<()> {
     tokio::spawn(async move {
-        loop {
-            let rest = match run_escalation_once(&state).await {
-                Ok(report) if report.is_idle() => IDLE,
-                Ok(_) => Duration::ZERO,
-                Err(e) => {
-                    tracing::error!(error = %e, "escalation timer pass failed");
-                    AFTER_ERROR
-                }
-            };
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                () = tokio::time::sleep(rest) => {}
-            }
-        }
+        run_until_shutdown("escalation timer", &shutdown, || async {
+            run_escalation_once(&state).await.map(|r| r.is_idle())
+        })
+        .await;
     })
 }
 

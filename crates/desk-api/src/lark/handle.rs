@@ -60,9 +60,7 @@ pub(super) async fn event(inbound: &Inbound, ev: &ClaimedEvent) -> Result<String
         MEMBER_DELETED => members(inbound, &integration, MemberChange::Removed, body(&stored)?).await,
         CHAT_DISBANDED => disbanded(inbound, &integration, body(&stored)?).await,
         // A callback whose answer never reached Lark (the process died): do the work anyway.
-        CARD_ACTION => {
-            card_action(inbound, &ev.integration_id, &origin, &stored["event"]).await.map(|(_, outcome)| outcome)
-        }
+        CARD_ACTION => card_action(inbound, &integration, &origin, &stored["event"]).await.map(|(_, outcome)| outcome),
         other => {
             inbound.metrics.record_lark_event(other, "unknown");
             Ok(format!("ignored: the desk does not act on {other}"))
@@ -73,14 +71,13 @@ pub(super) async fn event(inbound: &Inbound, ev: &ClaimedEvent) -> Result<String
 /// Handles a card callback; returns Lark's answer and the outcome to record.
 pub(super) async fn card_action(
     inbound: &Inbound,
-    integration: &str,
+    integration: &Integration,
     origin: &str,
     event: &Value,
 ) -> Result<(Value, String), HandleError> {
-    let integration = inbound.store.integration(integration).await?;
     let action: CardAction = serde_json::from_value(event.clone())
         .map_err(|e| HandleError::Malformed(format!("unexpected card.action.trigger body: {e}")))?;
-    actions::answer(inbound, &integration, origin, &action).await
+    actions::answer(inbound, integration, origin, &action).await
 }
 
 async fn members(

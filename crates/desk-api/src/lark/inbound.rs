@@ -171,13 +171,13 @@ impl Inbound {
             self.wake.notify_one();
             return Ok(Ingested::Accepted);
         }
-        Ok(Ingested::Answer(self.answer_card(integration.id.clone(), row, env.event_id, env.event).await))
+        Ok(Ingested::Answer(self.answer_card(integration.clone(), row, env.event_id, env.event).await))
     }
 
     /// Handles a card callback, answering within Lark's limit. Work that takes longer
     /// goes on in the background and finishes the inbox row itself; the card then
     /// changes through the usual notifications.
-    async fn answer_card(&self, integration: String, row: uuid::Uuid, origin: String, event: Value) -> Value {
+    async fn answer_card(&self, integration: Integration, row: uuid::Uuid, origin: String, event: Value) -> Value {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let this = self.clone();
         tokio::spawn(async move {
