@@ -46,6 +46,17 @@ impl Pass {
     fn per_second(&self) -> f64 {
         self.latencies.len() as f64 / self.wall.as_secs_f64()
     }
+
+    /// Prints the pass's throughput, then its latency percentiles under `route_note`.
+    fn report(self, verb: &str, what: &str, unit: &str, route_note: &str) {
+        println!(
+            "{verb} {} {what} in {:.2} s: {:.0} {unit}/s",
+            self.latencies.len(),
+            self.wall.as_secs_f64(),
+            self.per_second()
+        );
+        report(&format!("POST /lark/default/events ({route_note})"), self.latencies);
+    }
 }
 
 pub(crate) async fn run(args: &Args, mut settings: Settings, backend: &str) -> anyhow::Result<()> {
@@ -85,23 +96,11 @@ pub(crate) async fn run(args: &Args, mut settings: Settings, backend: &str) -> a
 
     let accepted = pass(&client, &url, first, args.concurrency).await.context("first delivery")?;
     check_inbox(&store, expected, "after the first delivery").await?;
-    println!(
-        "accepted {} events in {:.2} s: {:.0} events/s",
-        accepted.latencies.len(),
-        accepted.wall.as_secs_f64(),
-        accepted.per_second()
-    );
-    report("POST /lark/default/events (new event)", accepted.latencies);
+    accepted.report("accepted", "events", "events", "new event");
 
     let duplicates = pass(&client, &url, again, args.concurrency).await.context("redelivery")?;
     check_inbox(&store, expected, "after every event was redelivered").await?;
-    println!(
-        "acknowledged {} redeliveries in {:.2} s: {:.0} duplicates/s",
-        duplicates.latencies.len(),
-        duplicates.wall.as_secs_f64(),
-        duplicates.per_second()
-    );
-    report("POST /lark/default/events (redelivery)", duplicates.latencies);
+    duplicates.report("acknowledged", "redeliveries", "duplicates", "redelivery");
     println!("inbox: {expected} events pending, each stored once");
     Ok(())
 }

@@ -1,24 +1,12 @@
 //! The `desk` binary itself: `migrate`, `token create`, and `serve` on a fresh directory.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use desk_store::SystemClock;
 
-use crate::support::{Db, TestApp, settings_for};
-
-/// The built `desk` binary: `DESK_BIN`, or beside the test binary's directory.
-fn desk_bin() -> PathBuf {
-    if let Ok(path) = std::env::var("DESK_BIN") {
-        return PathBuf::from(path);
-    }
-    let exe = std::env::current_exe().unwrap();
-    let candidate = exe.parent().unwrap().parent().unwrap().join("desk");
-    assert!(candidate.exists(), "build the desk binary first (cargo build --bin desk) or set DESK_BIN");
-    candidate
-}
+use crate::support::{Db, TestApp, desk_bin, settings_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_create_prints_a_working_token_once_and_stores_only_its_hash() {

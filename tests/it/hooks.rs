@@ -53,12 +53,7 @@ async fn post_hook(app: &TestApp, source: &str, headers: &[(&str, String)], body
     for (k, v) in headers {
         req = req.header(*k, v);
     }
-    let res = req.send().await.unwrap();
-    let status = res.status();
-    let content_type = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    let text = res.text().await.unwrap();
-    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-    Reply { status, content_type, body }
+    TestApp::reply(req.send().await.unwrap()).await
 }
 
 /// A Standard Webhooks delivery signed with `secret` at `ts`.

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use base64::Engine as _;
 use desk_store::SystemClock;
 use lark_sim::SimConfig;
 use reqwest::Method;
@@ -11,11 +10,8 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use crate::on_both_databases;
+use crate::support::lark::secret_key;
 use crate::support::{Db, TestApp, settings_for};
-
-fn secret_key() -> SecretString {
-    SecretString::from(base64::engine::general_purpose::STANDARD.encode([7u8; 32]))
-}
 
 async fn app_with_key(db: Db) -> (TestApp, String) {
     let mut settings = settings_for(db);

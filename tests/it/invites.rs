@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::on_both_databases;
 use crate::support::lark::{Ear, LarkDesk};
-use crate::support::{Db, TestApp, settings_for};
+use crate::support::{Db, TestApp, desk_bin, settings_for};
 
 /// Directory users: 0 the TAM, 1 an engineer, 2 a customer of Acme, 3 and 4 colleagues of
 /// theirs whom the desk does not know yet.
@@ -422,17 +422,6 @@ async fn the_add_members_button_returns_a_working_link() {
     assert_eq!(answer.body["toast"]["type"], "error", "{}", answer.body);
     let words = answer.body["toast"]["content"].as_str().unwrap();
     assert!(words.contains("no Lark group yet"), "{words}");
-}
-
-/// The `desk` binary, built beside the test binary (`cargo build --bin desk`), or `DESK_BIN`.
-fn desk_bin() -> std::path::PathBuf {
-    if let Ok(path) = std::env::var("DESK_BIN") {
-        return path.into();
-    }
-    let exe = std::env::current_exe().unwrap();
-    let candidate = exe.parent().unwrap().parent().unwrap().join("desk");
-    assert!(candidate.exists(), "build the desk binary first (cargo build --bin desk) or set DESK_BIN");
-    candidate
 }
 
 /// Tokens never reach the logs: the real `desk serve`, its JSON log lines captured from

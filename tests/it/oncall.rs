@@ -176,12 +176,11 @@ async fn schedules_calendars_and_policies_are_managed_over_rest(db: Db) {
     assert_eq!(app.walk("/api/v1/oncall/schedules").await.len(), 1);
     app.get(&format!("/api/v1/oncall/schedules/{}", id(&schedule)), &engineer_token).await.expect(200);
     let renamed = app
-        .call(
-            Method::PUT,
+        .put(
             &format!("/api/v1/oncall/schedules/{}", id(&schedule)),
-            Some(&app.admin),
-            Some(json!({ "name": "Primary (APAC)", "rotations": [{ "people": [ann["id"]], "shift": "7d", "handoff": "09:00",
-                          "start_date": "2026-11-16", "time_zone": "Asia/Singapore" }] })),
+            &app.admin,
+            json!({ "name": "Primary (APAC)", "rotations": [{ "people": [ann["id"]], "shift": "7d", "handoff": "09:00",
+                          "start_date": "2026-11-16", "time_zone": "Asia/Singapore" }] }),
         )
         .await
         .expect(200);
@@ -284,14 +283,9 @@ async fn schedules_calendars_and_policies_are_managed_over_rest(db: Db) {
     )
     .await
     .expect(200);
-    app.call(
-        Method::PUT,
-        &format!("/api/v1/orgs/{}/escalation-policy", id(&customer_org)),
-        Some(&engineer_token),
-        Some(json!({})),
-    )
-    .await
-    .expect_problem(403, "forbidden");
+    app.put(&format!("/api/v1/orgs/{}/escalation-policy", id(&customer_org)), &engineer_token, json!({}))
+        .await
+        .expect_problem(403, "forbidden");
     app.get(&format!("/api/v1/orgs/{nil}/escalation-policy"), &app.admin).await.expect_problem(404, "org_not_found");
 
     // What a policy uses cannot be deleted from under it.

@@ -24,7 +24,7 @@ fn id(v: &Value) -> &str {
 
 /// `PUT` with the admin token.
 pub async fn put(app: &crate::support::TestApp, path: &str, body: Value) -> crate::support::Reply {
-    app.call(reqwest::Method::PUT, path, Some(&app.admin), Some(body)).await
+    app.put(path, &app.admin, body).await
 }
 
 /// Runs the escalation worker until nothing is due.

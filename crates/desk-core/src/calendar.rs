@@ -23,7 +23,8 @@ use chrono::{
 };
 use chrono_tz::Tz;
 
-use crate::{DomainError, Validation};
+use crate::preferences::{TIME_ZONE_REASON, first_instant_after};
+use crate::{DomainError, Validation, parse_time_zone};
 
 /// Longest stretch the arithmetic walks looking for open time: a calendar closed for
 /// longer than this (a year of holidays typed by mistake) counts as never open.
@@ -181,27 +182,6 @@ pub(crate) fn local_to_utc(tz: Tz, local: NaiveDateTime, pick: Pick) -> Option<D
         }
         MappedLocalTime::None => first_instant_after(tz, local),
     }
-}
-
-/// The first instant whose local time on `tz` is later than `local`: for a skipped local
-/// time, the instant of the jump. (Written out rather than shared with the quiet-hours
-/// policy, whose helper is private to it: a binary search over the day around `local`,
-/// to the second, since offsets and transitions are whole seconds.)
-fn first_instant_after(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
-    const DAY: i64 = 86_400;
-    let is_after =
-        |secs: i64| DateTime::from_timestamp(secs, 0).is_some_and(|t| t.with_timezone(&tz).naive_local() > local);
-    let mut before = local.and_utc().timestamp() - DAY;
-    let mut after = local.and_utc().timestamp() + DAY;
-    while after - before > 1 {
-        let mid = before + (after - before) / 2;
-        if is_after(mid) {
-            after = mid;
-        } else {
-            before = mid;
-        }
-    }
-    DateTime::from_timestamp(after, 0)
 }
 
 /// The open intervals of a calendar from an instant on, one day at a time.
@@ -384,13 +364,10 @@ impl NewCalendar {
     pub fn parse(input: &CalendarInput<'_>) -> Result<Self, DomainError> {
         let mut v = Validation::new();
         let name = v.required_line("name", input.name, CALENDAR_NAME_MAX);
-        let time_zone = match input.time_zone.parse::<Tz>() {
-            Ok(tz) => tz,
-            Err(_) => {
-                v.fail("time_zone", "must be an IANA time zone name such as Asia/Shanghai or Europe/London");
-                Tz::UTC
-            }
-        };
+        let time_zone = parse_time_zone(input.time_zone).unwrap_or_else(|_| {
+            v.fail("time_zone", TIME_ZONE_REASON);
+            Tz::UTC
+        });
         let mut week: [Vec<Span>; 7] = Default::default();
         for (day, spans) in &input.hours {
             let Some(i) = WEEKDAYS.iter().position(|d| d == day) else {

@@ -466,12 +466,7 @@ fn one_line(text: &str, max: usize) -> String {
 /// other than line breaks and tabs.
 fn cut(text: &str, max: usize) -> String {
     let clean: String = text.chars().filter(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t')).collect();
-    if clean.chars().count() <= max {
-        return clean;
-    }
-    let mut out: String = clean.chars().take(max - 1).collect();
-    out.push('…');
-    out
+    crate::notify::ellipsize(&clean, max)
 }
 
 fn person_ref(v: &mut Validation, field: &str, input: PersonRefInput<'_>) -> Option<PersonRef> {
@@ -497,16 +492,11 @@ impl TicketHook {
     /// Checks a delivery, naming every field at fault by its JSON path.
     pub fn parse(input: TicketHookInput<'_>) -> Result<Self, DomainError> {
         let mut v = Validation::new();
-        let kind = match input.kind.parse::<HookEventKind>() {
-            Ok(k) => Some(k),
-            Err(_) => {
-                v.fail(
-                    "type",
-                    "must be one of ticket.created, ticket.updated, ticket.commented, ticket.resolved, ticket.reopened",
-                );
-                None
-            }
-        };
+        let kind: Option<HookEventKind> = v.choice(
+            "type",
+            Some(input.kind),
+            "must be one of ticket.created, ticket.updated, ticket.commented, ticket.resolved, ticket.reopened",
+        );
         let external_id = v.required_line(&format!("{TICKET}.external_id"), input.external_id, LARK_ID_MAX);
         let url = http_url(&mut v, &format!("{TICKET}.url"), input.url);
         let title = input.title.map(|t| one_line(t, NAME_MAX)).filter(|t| !t.is_empty());

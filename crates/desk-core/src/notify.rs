@@ -343,11 +343,15 @@ pub const EXCERPT_MAX_CHARS: usize = 280;
 
 /// The opening of a comment, cut at a character boundary.
 pub fn excerpt(text: &str) -> String {
-    let text = text.trim();
-    if text.chars().count() <= EXCERPT_MAX_CHARS {
+    ellipsize(text.trim(), EXCERPT_MAX_CHARS)
+}
+
+/// `text` cut to at most `max` characters, an ellipsis marking the cut.
+pub(crate) fn ellipsize(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
         return text.to_owned();
     }
-    let mut cut: String = text.chars().take(EXCERPT_MAX_CHARS - 1).collect();
+    let mut cut: String = text.chars().take(max - 1).collect();
     cut.push('…');
     cut
 }

@@ -14,7 +14,7 @@ use crate::{DomainError, Validation};
 pub const DEFAULT_TIME_ZONE: &str = "UTC";
 
 pub(crate) const LOCALE_REASON: &str = "must be en or zh (a region such as en-US or zh-CN is accepted)";
-const TIME_ZONE_REASON: &str = "must be an IANA time zone name such as Asia/Shanghai or Europe/London";
+pub(crate) const TIME_ZONE_REASON: &str = "must be an IANA time zone name such as Asia/Shanghai or Europe/London";
 const TIME_REASON: &str = "must be a time of day as HH:MM, such as 22:00";
 const EMPTY_SPAN_REASON: &str = "start and end must differ (the span may cross midnight, as 22:00 to 07:00 does)";
 
@@ -200,7 +200,8 @@ fn parse_hh_mm(s: &str) -> Option<NaiveTime> {
 
 /// The first instant whose local time in `tz` is later than `local`. For a wall-clock time
 /// that a jump forward skipped, that is the instant of the jump: the first one after the gap.
-fn first_instant_after(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+/// (Business calendars use it too.)
+pub(crate) fn first_instant_after(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
     // No zone is a day or more away from UTC, so the jump lies within a day either side
     // of `local` read as UTC; halving that window 18 times finds it to the second
     // (offsets and transitions are whole seconds).

@@ -34,6 +34,18 @@ macro_rules! on_both_databases {
     )+};
 }
 
+/// The built `desk` binary: `DESK_BIN`, or beside the test binary's directory
+/// (`cargo build --bin desk`).
+pub fn desk_bin() -> std::path::PathBuf {
+    if let Ok(path) = std::env::var("DESK_BIN") {
+        return path.into();
+    }
+    let exe = std::env::current_exe().unwrap();
+    let candidate = exe.parent().unwrap().parent().unwrap().join("desk");
+    assert!(candidate.exists(), "build the desk binary first (cargo build --bin desk) or set DESK_BIN");
+    candidate
+}
+
 /// The PostgreSQL database tests create their schemas in.
 pub fn pg_url() -> String {
     std::env::var("DESK_TEST_DATABASE_URL")
@@ -155,7 +167,8 @@ impl TestApp {
         Self::reply(req.send().await.expect("request sent")).await
     }
 
-    async fn reply(res: reqwest::Response) -> Reply {
+    /// Reads a response into a [`Reply`] (for requests built by hand on `client`).
+    pub async fn reply(res: reqwest::Response) -> Reply {
         let status = res.status();
         let content_type =
             res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
@@ -175,6 +188,10 @@ impl TestApp {
 
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
         self.call(Method::PATCH, path, Some(token), Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::PUT, path, Some(token), Some(body)).await
     }
 
     // ---- builders for the common fixtures -------------------------------------------

@@ -338,6 +338,26 @@ mod tests {
         }
     }
 
+    /// A world where person 1 is the assignee and person 2 the TAM, with no chats.
+    fn assigned_to_1_with_tam_2<'a>(
+        policy: &'a EscalationPolicy,
+        calendar: &'a BusinessCalendar,
+        people: &'a HashMap<PersonId, SimPerson>,
+        schedules: &'a HashMap<Uuid, SimSchedule>,
+    ) -> SimWorld<'a> {
+        SimWorld {
+            policy,
+            calendar,
+            people,
+            schedules,
+            assignee: Some(person(1)),
+            tam: Some(person(2)),
+            ticket_chat: None,
+            main_chat: None,
+            page_interval: TimeDelta::minutes(5),
+        }
+    }
+
     #[test]
     fn pages_follow_the_schedule_and_climb_the_chain() {
         let mut policy = EscalationPolicy::defaults(SupportPlan::Premium);
@@ -413,17 +433,7 @@ mod tests {
         let people: HashMap<PersonId, SimPerson> =
             [(person(1), staff("Ann", Some(("22:00", "07:00")), true)), (person(2), staff("Tam", None, true))].into();
         let schedules = HashMap::new();
-        let world = SimWorld {
-            policy: &policy,
-            calendar: &calendar,
-            people: &people,
-            schedules: &schedules,
-            assignee: Some(person(1)),
-            tam: Some(person(2)),
-            ticket_chat: None,
-            main_chat: None,
-            page_interval: TimeDelta::minutes(5),
-        };
+        let world = assigned_to_1_with_tam_2(&policy, &calendar, &people, &schedules);
         // A P1 on Premium at 23:00: around the clock, 30 min to the first response.
         let t0 = at("2026-11-20T23:00:00Z");
         let targets = plan_targets(&policy, &calendar, Severity::P1, 0, false, t0);
@@ -455,17 +465,7 @@ mod tests {
         ]
         .into();
         let schedules = HashMap::new();
-        let world = SimWorld {
-            policy: &policy,
-            calendar: &calendar,
-            people: &people,
-            schedules: &schedules,
-            assignee: Some(person(1)),
-            tam: Some(person(2)),
-            ticket_chat: None,
-            main_chat: None,
-            page_interval: TimeDelta::minutes(5),
-        };
+        let world = assigned_to_1_with_tam_2(&policy, &calendar, &people, &schedules);
         let t0 = at("2026-11-20T10:00:00Z");
         let names = |e: SimEvent| e.recipients.into_iter().map(|r| r.name).collect::<Vec<_>>();
         assert_eq!(names(world.escalation(1, t0).unwrap()), ["Ann", "Tam"], "the TAM once, though named twice");
